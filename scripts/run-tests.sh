@@ -45,12 +45,11 @@ run_suite "$BUILD"
 
 step "build ($ASAN_BUILD: AddressSanitizer + UndefinedBehaviorSanitizer)"
 [ -f "$ASAN_BUILD/build.ninja" ] || meson setup "$ASAN_BUILD" "${FLAGS[@]}" \
-	-Db_sanitize=address,undefined -Db_lundef=false -Dguest_agent=false \
+	-Db_sanitize=address,undefined -Db_lundef=false \
 	-Dbuildtype=debug
 ninja -C "$ASAN_BUILD"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export LG_TEST_AGENT="$PWD/$BUILD/src/guest/lg-agent"
 run_suite "$ASAN_BUILD" --timeout-multiplier 3
 
 step "build ($FUZZ_BUILD: clang libFuzzer)"

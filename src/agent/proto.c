@@ -305,7 +305,7 @@ static int exec_req_field(struct lg_exec_req *out, uint16_t tag,
 			rc = strv_push(&out->envp, &out->envc, LG_EXEC_MAX_ENV,
 				       s);
 		else if (out->cwd || vlen == 0 || vlen >= LG_PATH_MAX)
-			rc = -EBADMSG;
+			rc = -EINVAL;
 		else
 			out->cwd = s;
 		if (rc)
@@ -348,8 +348,9 @@ int lg_exec_req_decode(const void *p, size_t len, struct lg_exec_req *out)
 		if (rc)
 			break;
 	}
+	/* Well-formed but unusable: the peer gets an error on the stream. */
 	if (rc == 0 && (out->argc == 0 || out->argv[0][0] == '\0'))
-		rc = -EBADMSG;
+		rc = -EINVAL;
 	if (rc == 0 && !out->envp) {
 		out->envp = calloc(1, sizeof(*out->envp));
 		if (!out->envp)

@@ -160,7 +160,11 @@ struct lg_exec_req {
 /* Encodes into buf (at most LG_FRAME_MAX_PAYLOAD); -EMSGSIZE if too big. */
 int lg_exec_req_encode(const struct lg_exec_req *req, uint8_t *buf, size_t cap,
 		       size_t *len);
-/* Decodes and allocates; -EBADMSG / -E2BIG / -ENOMEM. Free with _free. */
+/*
+ * Decodes and allocates. -EBADMSG: malformed TLVs; -EINVAL: well formed
+ * but unusable (no argv[0], empty or repeated cwd); -E2BIG; -ENOMEM.
+ * Free with lg_exec_req_free.
+ */
 int lg_exec_req_decode(const void *p, size_t len, struct lg_exec_req *out);
 void lg_exec_req_free(struct lg_exec_req *req);
 

@@ -11,11 +11,11 @@
  */
 enum lg_exit {
 	LG_EXIT_OK = 0,
-	LG_EXIT_USAGE = 2,       /* bad flags or arguments; nothing was started */
-	LG_EXIT_TIMEOUT = 124,   /* exec --timeout expired; VM destroyed */
-	LG_EXIT_INTERNAL = 125,  /* luminaguard or the VM failed */
-	LG_EXIT_CANNOT_RUN = 126, /* guest command found but not executable */
-	LG_EXIT_NOT_FOUND = 127, /* guest command not found */
+	LG_EXIT_USAGE = 2,     /* bad flags or arguments; nothing was started */
+	LG_EXIT_TIMEOUT = 124, /* exec --timeout expired; VM destroyed */
+	LG_EXIT_INTERNAL = 125,	   /* luminaguard or the VM failed */
+	LG_EXIT_CANNOT_RUN = 126,  /* guest command found but not executable */
+	LG_EXIT_NOT_FOUND = 127,   /* guest command not found */
 	LG_EXIT_INTERRUPTED = 130, /* Ctrl-C (SIGINT) or SIGTERM */
 };
 

@@ -228,7 +228,8 @@ static int run_in_vm(struct lg_vm *vm, const struct exec_opts *o, int sigfd,
 	rc = lg_vm_agent_channel(vm, &fd, err, sizeof(err));
 	if (rc < 0) {
 		lg_err("%s", err);
-		return rc == -ECANCELED ? LG_EXIT_INTERRUPTED : LG_EXIT_INTERNAL;
+		return rc == -ECANCELED ? LG_EXIT_INTERRUPTED
+					: LG_EXIT_INTERNAL;
 	}
 	t->agent_open = lg_now_ns();
 	if (lg_client_open(&c, fd) < 0)
@@ -255,8 +256,8 @@ static int run_in_vm(struct lg_vm *vm, const struct exec_opts *o, int sigfd,
 	} else {
 		code = result_exit_code(vm, o, &r);
 	}
-	if (rc == 0 && (r.outcome == LG_EXEC_EXITED ||
-			r.outcome == LG_EXEC_SIGNALED) &&
+	if (rc == 0 &&
+	    (r.outcome == LG_EXEC_EXITED || r.outcome == LG_EXEC_SIGNALED) &&
 	    copy_out(&c, o) < 0)
 		code = LG_EXIT_INTERNAL;
 	lg_client_close(&c);

@@ -93,7 +93,8 @@ static void print_manifest(const struct lg_image *img, json_t *m)
 	json_t *i = json_object_get(m, "initramfs");
 
 	printf("image:      %s\n", img->dir);
-	printf("key:        %s\n", json_string_value(json_object_get(m, "key")));
+	printf("key:        %s\n",
+	       json_string_value(json_object_get(m, "key")));
 	printf("created:    %s\n",
 	       json_string_value(json_object_get(m, "created")));
 	printf("kernel:     Linux %s (from %s)\n",

@@ -140,14 +140,14 @@ static int add_copy(struct exec_opts *o, const char *arg, bool in)
 	return 0;
 }
 
-static int parse_accel(const char *s, enum lg_accel *out)
+int exec_opts_set_accel(struct exec_opts *o, const char *s)
 {
 	if (strcmp(s, "auto") == 0)
-		*out = LG_ACCEL_AUTO;
+		o->accel = LG_ACCEL_AUTO;
 	else if (strcmp(s, "kvm") == 0)
-		*out = LG_ACCEL_KVM;
+		o->accel = LG_ACCEL_KVM;
 	else if (strcmp(s, "tcg") == 0)
-		*out = LG_ACCEL_TCG;
+		o->accel = LG_ACCEL_TCG;
 	else {
 		lg_err("--accel wants auto, kvm or tcg, got '%s'", s);
 		return -EINVAL;
@@ -173,7 +173,7 @@ static int parse_one(struct exec_opts *o, int c, char *arg)
 	case OPT_COPY_OUT:
 		return add_copy(o, arg, c == OPT_COPY_IN);
 	case OPT_ACCEL:
-		return parse_accel(arg, &o->accel);
+		return exec_opts_set_accel(o, arg);
 	case OPT_WORKDIR:
 		o->workdir = arg;
 		return 0;
@@ -244,10 +244,11 @@ int exec_opts_parse(struct exec_opts *o, int argc, char **argv)
 	o->boot_timeout_s = 60;
 	o->backend = "qemu";
 	o->accel = LG_ACCEL_AUTO;
+	rc = exec_config_load(o);
 	optind = 0;
 	/* '+': the first non-flag is CMD; everything after it is CMD's. */
-	while (!rc && (c = getopt_long(argc, argv, "+h", exec_options,
-				       NULL)) != -1) {
+	while (!rc &&
+	       (c = getopt_long(argc, argv, "+h", exec_options, NULL)) != -1) {
 		if (c == 'h')
 			return 1;
 		rc = parse_one(o, c, optarg);
@@ -275,8 +276,9 @@ int exec_opts_vm_config(struct exec_opts *o, struct lg_vm_config *cfg,
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (o->kernel && !o->initrd) {
-		snprintf(err, errlen, "--kernel needs --initrd (an initramfs "
-				      "whose /init is lg-agent)");
+		snprintf(err, errlen,
+			 "--kernel needs --initrd (an initramfs "
+			 "whose /init is lg-agent)");
 		return -EINVAL;
 	}
 	if (!o->kernel || !o->initrd) {
@@ -310,6 +312,8 @@ void exec_opts_free(struct exec_opts *o)
 	free(o->copy_in);
 	free(o->copy_out);
 	free(o->env);
+	json_decref(o->config);
+	o->config = NULL;
 	o->copy_in = o->copy_out = NULL;
 	o->env = NULL;
 	o->n_copy_in = o->n_copy_out = o->n_env = 0;
@@ -327,10 +331,9 @@ void exec_timings_write(const char *path, const struct exec_timings *t)
 
 	getrusage(RUSAGE_SELF, &self);
 	getrusage(RUSAGE_CHILDREN, &kids);
-	j = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}",
-		      "accel", t->accel, "spawn_ms",
-		      span_ms(t->start, t->spawned), "boot_ms",
-		      span_ms(t->spawned, t->agent_open), "hello_ms",
+	j = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "accel",
+		      t->accel, "spawn_ms", span_ms(t->start, t->spawned),
+		      "boot_ms", span_ms(t->spawned, t->agent_open), "hello_ms",
 		      span_ms(t->agent_open, t->hello), "command_ms",
 		      span_ms(t->exec_sent, t->exec_done), "teardown_ms",
 		      span_ms(t->teardown_start, t->end), "total_ms",

@@ -3,6 +3,7 @@
 #ifndef LG_CLI_EXEC_OPTS_H
 #define LG_CLI_EXEC_OPTS_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct exec_opts {
 	char **argv; /* points into the caller's argv */
 	size_t argc;
 	struct lg_image img;
+	json_t *config; /* keeps config strings alive */
 };
 
 /* Phase timestamps, CLOCK_MONOTONIC ns; 0 when the phase was not reached. */
@@ -41,6 +43,10 @@ int exec_opts_parse(struct exec_opts *o, int argc, char **argv);
 int exec_opts_vm_config(struct exec_opts *o, struct lg_vm_config *cfg,
 			char *err, size_t errlen);
 void exec_opts_free(struct exec_opts *o);
+int exec_opts_set_accel(struct exec_opts *o, const char *name);
+
+/* Defaults from the user's config file (exec-config.c); -EINVAL: bad. */
+int exec_config_load(struct exec_opts *o);
 
 void exec_timings_write(const char *path, const struct exec_timings *t);
 

@@ -11,7 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_VERSION_STRING "lg-agent 0.1.0"
+#include "agent/proto.h"
+#include "config.h"
+
+#define AGENT_VERSION_STRING "lg-agent " LG_VERSION
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define container_of(ptr, type, member)                                        \

@@ -29,7 +29,7 @@ static void usage(FILE *out)
 		"usage: lg-agent            (as PID 1 inside a LuminaGuard "
 		"VM)\n"
 		"       lg-agent --unix PATH\n"
-		"       lg-agent --help\n"
+		"       lg-agent --help | --version\n"
 		"\n"
 		"As PID 1, sets up the guest and serves the host on vsock port "
 		"%u\nand the virtio-serial port %s.\n"
@@ -116,6 +116,11 @@ int main(int argc, char **argv)
 		guest_main();
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("%s (protocol %d)\n", AGENT_VERSION_STRING,
+		       LG_PROTO_VERSION);
 		return 0;
 	}
 	usage(stderr);

@@ -5,8 +5,11 @@
  * input changed; each is built in a temporary directory and renamed into
  * place, so an interrupted build leaves no half image.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +32,8 @@ void lg_image_build_defaults(struct lg_image_build_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->kernel_source = "/usr/src/linux-source-6.1.tar.xz";
-	o->agent = agent && agent[0] ? agent : LG_BUILD_DIR "/src/guest/lg-agent";
+	o->agent =
+		agent && agent[0] ? agent : LG_BUILD_DIR "/src/guest/lg-agent";
 	o->busybox = "/bin/busybox";
 	o->scripts_dir = LG_SOURCE_DIR "/image";
 }
@@ -95,8 +99,9 @@ static int build_kernel(const struct lg_image_build_opts *o, const char *out,
 		"luminaguard: this takes a few minutes (about 3 on 2 cores); "
 		"log: %s/build.log\n",
 		o->kernel_source, out, out);
-	char *argv[] = {"bash", script, (char *)o->kernel_source, fragment,
-			(char *)out, jobs, NULL};
+	char *argv[] = {"bash",	  script,      (char *)o->kernel_source,
+			fragment, (char *)out, jobs,
+			NULL};
 	rc = lg_spawn_wait(argv);
 	if (rc != 0) {
 		snprintf(err, errlen,
@@ -121,7 +126,7 @@ static int build_initramfs(const struct lg_image_build_opts *o,
 	fprintf(stderr, "luminaguard: building the initramfs (lg-agent + "
 			"busybox)\n");
 	char *argv[] = {"bash", script, (char *)o->agent, (char *)o->busybox,
-			cpio, NULL};
+			cpio,	NULL};
 	rc = lg_spawn_wait(argv);
 	if (rc != 0) {
 		snprintf(err, errlen, "initramfs build failed (%s exited %d)",
@@ -164,9 +169,8 @@ static long file_size(const char *dir, const char *name)
 	return (long)st.st_size;
 }
 
-static int write_manifest(const struct lg_image_build_opts *o,
-			  const char *kdir, const char *tmpdir,
-			  const char *key)
+static int write_manifest(const struct lg_image_build_opts *o, const char *kdir,
+			  const char *tmpdir, const char *key)
 {
 	char kver[64] = "unknown", path[PATH_MAX], bb[256], agent[256];
 	char *bb_argv[] = {(char *)o->busybox, NULL};
@@ -180,16 +184,14 @@ static int write_manifest(const struct lg_image_build_opts *o,
 		read_small_file(path, kver, sizeof(kver));
 	program_version(bb_argv, bb, sizeof(bb));
 	program_version(agent_argv, agent, sizeof(agent));
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ",
-		 gmtime(&now));
-	m = json_pack(
-		"{s:s, s:s, s:{s:s, s:s, s:I, s:I}, s:{s:I, s:s, s:s}}",
-		"key", key, "created", created, "kernel", "version", kver,
-		"source", o->kernel_source, "vmlinux_bytes",
-		(json_int_t)file_size(tmpdir, "vmlinux"), "bzimage_bytes",
-		(json_int_t)file_size(tmpdir, "bzImage"), "initramfs", "bytes",
-		(json_int_t)file_size(tmpdir, "initramfs.cpio"), "agent", agent,
-		"busybox", bb);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	m = json_pack("{s:s, s:s, s:{s:s, s:s, s:I, s:I}, s:{s:I, s:s, s:s}}",
+		      "key", key, "created", created, "kernel", "version", kver,
+		      "source", o->kernel_source, "vmlinux_bytes",
+		      (json_int_t)file_size(tmpdir, "vmlinux"), "bzimage_bytes",
+		      (json_int_t)file_size(tmpdir, "bzImage"), "initramfs",
+		      "bytes", (json_int_t)file_size(tmpdir, "initramfs.cpio"),
+		      "agent", agent, "busybox", bb);
 	if (!m)
 		return -ENOMEM;
 	if (lg_path_fmt(path, sizeof(path), "%s/manifest.json", tmpdir))
@@ -221,9 +223,9 @@ static int set_default(const char *images, const char *name)
 	return 0;
 }
 
-static int assemble_image(const struct lg_image_build_opts *o,
-			  const char *kdir, const char *tmpdir,
-			  const char *key, char *err, size_t errlen)
+static int assemble_image(const struct lg_image_build_opts *o, const char *kdir,
+			  const char *tmpdir, const char *key, char *err,
+			  size_t errlen)
 {
 	int rc = mkdir(tmpdir, 0755) < 0 ? -errno : 0;
 
@@ -264,6 +266,42 @@ static int check_inputs(const struct lg_image_build_opts *o, char *err,
 		}
 	}
 	return 0;
+}
+
+/* ".tmp-KEY-PID" of a live builder; other dot names belong to scripts. */
+static bool build_in_progress(const char *name)
+{
+	const char *dash = strrchr(name, '-');
+	long pid;
+
+	if (name[0] != '.')
+		return false;
+	if (strncmp(name, ".tmp-", 5) != 0 || !dash)
+		return true;
+	pid = strtol(dash + 1, NULL, 10);
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* The cache keeps one kernel and one image: drop the others. */
+static void prune_except(const char *dir, const char *keep)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    !strcmp(e->d_name, keep) || !strcmp(e->d_name, "default") ||
+		    build_in_progress(e->d_name))
+			continue;
+		if (lg_path_fmt(path, sizeof(path), "%s/%s", dir, e->d_name))
+			continue;
+		lg_info("removing old cache entry %s", path);
+		lg_rm_rf(path);
+	}
+	closedir(d);
 }
 
 int lg_image_build(const struct lg_image_build_opts *o, struct lg_image *out,
@@ -322,6 +360,12 @@ int lg_image_build(const struct lg_image_build_opts *o, struct lg_image *out,
 	lg_rm_rf(tmpdir);
 	if (!rc)
 		rc = set_default(images, ikey);
+	if (!rc) {
+		prune_except(images, ikey);
+		lg_path_fmt(final, sizeof(final), "%s/kernels", cache);
+		prune_except(final, kkey);
+		rc = lg_path_fmt(final, sizeof(final), "%s/%s", images, ikey);
+	}
 	if (!rc)
 		rc = lg_image_open(out, final, err, errlen);
 	if (!rc)

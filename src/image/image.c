@@ -60,7 +60,7 @@ int lg_image_open(struct lg_image *img, const char *dir, char *err,
 int lg_image_default(struct lg_image *img, char *err, size_t errlen)
 {
 	const char *env = getenv("LUMINAGUARD_IMAGE");
-	char cache[PATH_MAX], dir[PATH_MAX];
+	char cache[PATH_MAX], dir[PATH_MAX], resolved[PATH_MAX];
 	int rc;
 
 	if (env && env[0])
@@ -74,5 +74,8 @@ int lg_image_default(struct lg_image *img, char *err, size_t errlen)
 			 "XDG_CACHE_HOME, or LUMINAGUARD_IMAGE)");
 		return rc;
 	}
+	/* Resolve the link once, so a rebuild cannot swap files under us. */
+	if (realpath(dir, resolved))
+		return lg_image_open(img, resolved, err, errlen);
 	return lg_image_open(img, dir, err, errlen);
 }

@@ -19,6 +19,13 @@ run_lg "$o" "$e" exec --help
 expect_eq "exec --help exits 0" "$RC" 0
 expect_match "exec --help documents --timeout" "$(cat "$o")" "--timeout"
 
+# A config file with a typo is an error, not silently ignored.
+echo '{"exec": {"vcpu": 2}}' >"$WORK/bad-config.json"
+LUMINAGUARD_CONFIG=$WORK/bad-config.json run_lg "$o" "$e" exec -- true
+expect_eq "unknown config key is a usage error" "$RC" 2
+expect_match "unknown config key is named" "$(cat "$e")" "exec.vcpu"
+rm -f "$WORK/bad-config.json"
+
 # A missing image names the command that builds it.
 LUMINAGUARD_IMAGE=$WORK/no-image run_lg "$o" "$e" exec -- true
 expect_eq "missing image fails" "$RC" 125

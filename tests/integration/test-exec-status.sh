@@ -36,5 +36,12 @@ expect_eq "non-executable command is 126" "$RC" 126
 
 run_lg "$o" "$e" exec --vcpus 2 --mem 192 -- sh -c 'grep -c ^processor /proc/cpuinfo; hostname'
 expect_eq "vcpus applied and hostname set" "$(cat "$o")" "$(printf '2\nluminaguard')"
+# Defaults from the config file; flags still win.
+echo '{"exec": {"vcpus": 2, "mem_mib": 192}}' >"$WORK/config.json"
+LUMINAGUARD_CONFIG=$WORK/config.json run_lg "$o" "$e" exec -- sh -c 'grep -c ^processor /proc/cpuinfo'
+expect_eq "config file sets vcpus" "$(cat "$o")" 2
+LUMINAGUARD_CONFIG=$WORK/config.json run_lg "$o" "$e" exec --vcpus 1 -- sh -c 'grep -c ^processor /proc/cpuinfo'
+expect_eq "a flag overrides the config file" "$(cat "$o")" 1
+rm -f "$WORK/config.json"
 expect_clean "status tests"
 finish

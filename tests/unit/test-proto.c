@@ -256,7 +256,7 @@ static void test_exec_req_rejects(void **state)
 	lg_tlv_writer_init(&w, buf, sizeof(buf));
 	lg_tlv_put_str(&w, LG_TAG_ENV, "A=1");
 	lg_tlv_writer_finish(&w, &len);
-	assert_int_equal(lg_exec_req_decode(buf, len, &out), -EBADMSG);
+	assert_int_equal(lg_exec_req_decode(buf, len, &out), -EINVAL);
 	/* Embedded NUL in an argument. */
 	lg_tlv_writer_init(&w, buf, sizeof(buf));
 	lg_tlv_put(&w, LG_TAG_ARG, "a\0b", 3);
@@ -268,7 +268,7 @@ static void test_exec_req_rejects(void **state)
 	lg_tlv_put_str(&w, LG_TAG_CWD, "/a");
 	lg_tlv_put_str(&w, LG_TAG_CWD, "/b");
 	lg_tlv_writer_finish(&w, &len);
-	assert_int_equal(lg_exec_req_decode(buf, len, &out), -EBADMSG);
+	assert_int_equal(lg_exec_req_decode(buf, len, &out), -EINVAL);
 	/* A u32 field of the wrong size. */
 	lg_tlv_writer_init(&w, buf, sizeof(buf));
 	lg_tlv_put_str(&w, LG_TAG_ARG, "ls");
