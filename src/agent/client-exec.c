@@ -26,7 +26,7 @@ struct exec_state {
 	uint32_t stream;
 	bool started, stdin_open, out_ok, err_ok;
 	uint32_t stdin_credit;
-	uint64_t deadline;       /* 0: none */
+	uint64_t deadline;	 /* 0: none */
 	uint64_t grace_deadline; /* 0: no interrupt pending */
 	uint8_t *buf;
 };
@@ -95,8 +95,8 @@ static int on_exit_frame(struct exec_state *s, const struct lg_frame *f)
 	if (lg_tlv_find_u32(f->payload, f->len, LG_TAG_EXIT_SIGNAL, &v) == 0) {
 		s->res->outcome = LG_EXEC_SIGNALED;
 		s->res->sig = (int)v;
-	} else if (lg_tlv_find_u32(f->payload, f->len, LG_TAG_EXIT_CODE,
-				   &v) == 0) {
+	} else if (lg_tlv_find_u32(f->payload, f->len, LG_TAG_EXIT_CODE, &v) ==
+		   0) {
 		s->res->outcome = LG_EXEC_EXITED;
 		s->res->code = (int)(v & 0xff);
 	} else {
@@ -175,12 +175,11 @@ static int forward_stdin(struct exec_state *s)
 			lg_warn("reading stdin: %s; closing the guest's stdin",
 				strerror(errno));
 		s->stdin_open = false;
-		return lg_client_send(s->c, LG_MSG_STDIN_CLOSE, s->stream,
-				      NULL, 0);
+		return lg_client_send(s->c, LG_MSG_STDIN_CLOSE, s->stream, NULL,
+				      0);
 	}
 	s->stdin_credit -= (uint32_t)n;
-	return lg_client_send(s->c, LG_MSG_STDIN, s->stream, s->buf,
-			      (size_t)n);
+	return lg_client_send(s->c, LG_MSG_STDIN, s->stream, s->buf, (size_t)n);
 }
 
 /* First interrupt: forward it to the command; second: give up now. */

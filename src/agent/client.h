@@ -41,7 +41,7 @@ int lg_client_get_file(struct lg_client *c, const char *guest_path, int dst_fd,
 		       mode_t *mode, char *err, size_t errlen);
 
 enum lg_exec_outcome {
-	LG_EXEC_EXITED,       /* code holds the exit status */
+	LG_EXEC_EXITED,	      /* code holds the exit status */
 	LG_EXEC_SIGNALED,     /* sig holds the signal */
 	LG_EXEC_NOT_STARTED,  /* err/msg: the agent could not start it */
 	LG_EXEC_TIMED_OUT,    /* the host deadline passed first */
@@ -50,10 +50,10 @@ enum lg_exec_outcome {
 };
 
 struct lg_exec_io {
-	int in_fd;      /* -1: no stdin */
-	int out_fd;     /* guest stdout goes here */
-	int err_fd;     /* guest stderr goes here */
-	int cancel_fd;  /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
+	int in_fd;	     /* -1: no stdin */
+	int out_fd;	     /* guest stdout goes here */
+	int err_fd;	     /* guest stderr goes here */
+	int cancel_fd;	     /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
 	unsigned timeout_ms; /* 0: none; counted from the command's start */
 };
 

@@ -134,8 +134,9 @@ static int qemu_agent_channel(void *impl, int *fd, char *err, size_t errlen)
 		if (elapsed_ms >= vm->boot_timeout_ms)
 			return boot_timed_out(vm, err, errlen);
 		if (boot_cancelled(vm)) {
-			snprintf(err, errlen, "interrupted while the guest "
-					      "was booting");
+			snprintf(err, errlen,
+				 "interrupted while the guest "
+				 "was booting");
 			return -ECANCELED;
 		}
 		slice = vm->boot_timeout_ms - (unsigned)elapsed_ms;

@@ -33,11 +33,11 @@ int lg_image_open(struct lg_image *img, const char *dir, char *err,
 
 struct lg_image_build_opts {
 	const char *kernel_source; /* linux-source tarball */
-	const char *agent;         /* static lg-agent binary */
-	const char *busybox;       /* static busybox binary */
+	const char *agent;	   /* static lg-agent binary */
+	const char *busybox;	   /* static busybox binary */
 	const char *scripts_dir;   /* holds kernel.fragment and build-*.sh */
-	unsigned jobs;             /* make -j; 0: number of CPUs */
-	bool force;                /* rebuild even when cached */
+	unsigned jobs;		   /* make -j; 0: number of CPUs */
+	bool force;		   /* rebuild even when cached */
 };
 
 void lg_image_build_defaults(struct lg_image_build_opts *o);

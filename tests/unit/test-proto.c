@@ -41,8 +41,8 @@ static void test_roundtrip(void **state)
 static void test_wire_layout(void **state)
 {
 	uint8_t h[LG_FRAME_HDR_SIZE];
-	const uint8_t want[] = {'L', 'G', 1, 0x83, 0x04, 0x03, 0x02, 0x01,
-				0x10, 0,   0, 0};
+	const uint8_t want[] = {'L',  'G',  1,	  0x83, 0x04, 0x03,
+				0x02, 0x01, 0x10, 0,	0,    0};
 
 	(void)state;
 	assert_int_equal(lg_frame_hdr_encode(h, LG_MSG_STDOUT, 0x01020304, 16),
