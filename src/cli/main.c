@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* luminaguard: global options, then one subcommand from the table. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,10 +103,26 @@ static int global_options(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A parent may start us with fd 0, 1 or 2 closed; the next open() would
+ * then become "stdin" or "stdout". Fill the gaps with /dev/null.
+ */
+static void std_fds_ensure(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			exit(LG_EXIT_INTERNAL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct lg_cmd *cmd;
 	const char *env_level = getenv("LUMINAGUARD_LOG");
+
+	std_fds_ensure();
 
 	if (env_level && lg_log_set_level_name(env_level) < 0)
 		lg_warn("ignoring LUMINAGUARD_LOG=%s: unknown level",

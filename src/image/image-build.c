@@ -252,8 +252,8 @@ static int check_inputs(const struct lg_image_build_opts *o, char *err,
 {
 	const char *inputs[] = {o->kernel_source, o->agent, o->busybox};
 	const char *hints[] = {
-		"install the Debian package linux-source-6.1 "
-		"(scripts/install-deps.sh)",
+		("install the Debian package linux-source-6.1 "
+		 "(scripts/install-deps.sh)"),
 		"build it first (`make build`) or set LUMINAGUARD_AGENT",
 		"install the Debian package busybox-static",
 	};
