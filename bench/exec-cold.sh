@@ -33,7 +33,7 @@ import json, os, statistics, sys
 runs = [json.load(open(os.path.join(sys.argv[1], f)))
         for f in sorted(os.listdir(sys.argv[1]))]
 keys = ["wall_ms", "total_ms", "spawn_ms", "boot_ms", "hello_ms",
-        "command_ms", "teardown_ms", "host_maxrss_kb", "vmm_maxrss_kb"]
+        "command_ms", "finish_ms", "teardown_ms", "host_maxrss_kb", "vmm_maxrss_kb"]
 print(f"luminaguard exec -- true, {len(runs)} runs, accel={runs[0]['accel']}")
 print(f"{'metric':16} {'median':>10} {'min':>10} {'max':>10}")
 for k in keys:

@@ -433,3 +433,23 @@ int lg_client_get_file(struct lg_client *c, const char *guest_path, int dst_fd,
 	}
 	return rc < 0 ? rc : 0;
 }
+
+int lg_client_shutdown(struct lg_client *c, int timeout_ms)
+{
+	uint32_t stream = lg_client_new_stream(c);
+	uint64_t deadline = lg_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct lg_frame f;
+	int rc = lg_client_send(c, LG_MSG_SHUTDOWN, stream, NULL, 0);
+
+	while (rc == 0) {
+		uint64_t now = lg_now_ns();
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		rc = lg_client_recv(c, &f, (int)((deadline - now) / 1000000));
+		if (rc == 1 && f.stream == stream)
+			return f.type == LG_MSG_OK ? 0 : -EPROTO;
+		rc = rc == 1 ? 0 : rc;
+	}
+	return rc;
+}

@@ -40,6 +40,9 @@ int lg_client_put_file(struct lg_client *c, int src_fd, mode_t mode,
 int lg_client_get_file(struct lg_client *c, const char *guest_path, int dst_fd,
 		       mode_t *mode, char *err, size_t errlen);
 
+/* Asks the agent to power the VM off; 0 once it acknowledged. */
+int lg_client_shutdown(struct lg_client *c, int timeout_ms);
+
 enum lg_exec_outcome {
 	LG_EXEC_EXITED,	      /* code holds the exit status */
 	LG_EXEC_SIGNALED,     /* sig holds the signal */

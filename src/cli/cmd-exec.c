@@ -22,6 +22,9 @@
 #include "hv/hv.h"
 #include "image/image.h"
 
+/* How long the agent gets to acknowledge SHUTDOWN before a forced stop. */
+#define SHUTDOWN_ACK_MS 1000
+
 static void exec_usage(FILE *out)
 {
 	fprintf(out,
@@ -257,9 +260,15 @@ static int run_in_vm(struct lg_vm *vm, const struct exec_opts *o, int sigfd,
 		code = result_exit_code(vm, o, &r);
 	}
 	if (rc == 0 &&
-	    (r.outcome == LG_EXEC_EXITED || r.outcome == LG_EXEC_SIGNALED) &&
-	    copy_out(&c, o) < 0)
-		code = LG_EXIT_INTERNAL;
+	    (r.outcome == LG_EXEC_EXITED || r.outcome == LG_EXEC_SIGNALED)) {
+		if (copy_out(&c, o) < 0)
+			code = LG_EXIT_INTERNAL;
+		/* The task is over: let the guest sync and power off. */
+		if (lg_client_shutdown(&c, SHUTDOWN_ACK_MS) < 0)
+			lg_info("guest agent did not acknowledge shutdown; "
+				"stopping the VM");
+	}
+	t->finished = lg_now_ns();
 	lg_client_close(&c);
 	return code;
 }

@@ -326,21 +326,31 @@ static double span_ms(uint64_t a, uint64_t b)
 
 void exec_timings_write(const char *path, const struct exec_timings *t)
 {
+	const struct {
+		const char *name;
+		uint64_t from, to;
+	} phases[] = {
+		{"spawn_ms", t->start, t->spawned},
+		{"boot_ms", t->spawned, t->agent_open},
+		{"hello_ms", t->agent_open, t->hello},
+		{"command_ms", t->exec_sent, t->exec_done},
+		{"finish_ms", t->exec_done, t->finished},
+		{"teardown_ms", t->teardown_start, t->end},
+		{"total_ms", t->start, t->end},
+	};
 	struct rusage self, kids;
-	json_t *j;
+	json_t *j = json_object();
 
 	getrusage(RUSAGE_SELF, &self);
 	getrusage(RUSAGE_CHILDREN, &kids);
-	j = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "accel",
-		      t->accel, "spawn_ms", span_ms(t->start, t->spawned),
-		      "boot_ms", span_ms(t->spawned, t->agent_open), "hello_ms",
-		      span_ms(t->agent_open, t->hello), "command_ms",
-		      span_ms(t->exec_sent, t->exec_done), "teardown_ms",
-		      span_ms(t->teardown_start, t->end), "total_ms",
-		      span_ms(t->start, t->end), "host_maxrss_kb",
-		      (json_int_t)self.ru_maxrss, "vmm_maxrss_kb",
-		      (json_int_t)kids.ru_maxrss);
-	if (!j || json_dump_file(j, path, JSON_COMPACT) < 0)
+	json_object_set_new(j, "accel", json_string(t->accel));
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		json_object_set_new(
+			j, phases[i].name,
+			json_real(span_ms(phases[i].from, phases[i].to)));
+	json_object_set_new(j, "host_maxrss_kb", json_integer(self.ru_maxrss));
+	json_object_set_new(j, "vmm_maxrss_kb", json_integer(kids.ru_maxrss));
+	if (json_dump_file(j, path, JSON_COMPACT) < 0)
 		lg_warn("writing timings to %s failed", path);
 	json_decref(j);
 }

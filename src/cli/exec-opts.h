@@ -33,6 +33,7 @@ struct exec_opts {
 /* Phase timestamps, CLOCK_MONOTONIC ns; 0 when the phase was not reached. */
 struct exec_timings {
 	uint64_t start, spawned, agent_open, hello, exec_sent, exec_done;
+	uint64_t finished; /* copy-out done, guest acknowledged shutdown */
 	uint64_t teardown_start, end;
 	char accel[16];
 };

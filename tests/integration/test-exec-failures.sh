@@ -58,6 +58,22 @@ set -e
 expect_eq "SIGINT exit code" "$RC" 130
 expect_clean "SIGINT"
 
+# Ctrl-C while the guest is still booting.
+set +e
+"$LG" exec -- true >"$o" 2>"$e" </dev/null &
+pid=$!
+for _ in $(seq 100); do
+	[ -S "$(echo "$LUMINAGUARD_RUNTIME_DIR"/*/qmp.sock)" ] && break
+	sleep 0.02
+done
+kill -INT "$pid"
+wait "$pid"
+RC=$?
+set -e
+expect_eq "SIGINT during boot exit code" "$RC" 130
+expect_match "SIGINT during boot is reported" "$(cat "$e")" "interrupted while the guest was booting"
+expect_clean "SIGINT during boot"
+
 # A QEMU killed from outside is reported as a failed VM with the reason.
 set +e
 "$LG" exec -- sleep 60 >"$o" 2>"$e" </dev/null &

@@ -36,6 +36,11 @@ expect_eq "non-executable command is 126" "$RC" 126
 
 run_lg "$o" "$e" exec --vcpus 2 --mem 192 -- sh -c 'grep -c ^processor /proc/cpuinfo; hostname'
 expect_eq "vcpus applied and hostname set" "$(cat "$o")" "$(printf '2\nluminaguard')"
+# The bzImage boots the same way as the PVH vmlinux.
+img=$("$LG" image info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["dir"])')
+run_lg "$o" "$e" exec --kernel "$img/bzImage" --initrd "$img/initramfs.cpio" -- sh -c 'echo bz; exit 7'
+expect_eq "bzImage boot runs the command" "$RC/$(cat "$o")" "7/bz"
+
 # Defaults from the config file; flags still win.
 echo '{"exec": {"vcpus": 2, "mem_mib": 192}}' >"$WORK/config.json"
 LUMINAGUARD_CONFIG=$WORK/config.json run_lg "$o" "$e" exec -- sh -c 'grep -c ^processor /proc/cpuinfo'
