@@ -226,6 +226,11 @@ static int check_host_paths(const struct exec_opts *o)
 			return -EINVAL;
 		}
 	}
+	if (!lg_hv_backend_exists(o->backend)) {
+		lg_err("unknown backend '%s' (available: %s)", o->backend,
+		       lg_hv_backend_names());
+		return -EINVAL;
+	}
 	if (o->workdir && o->workdir[0] != '/') {
 		lg_err("--workdir must be an absolute guest path, got '%s'",
 		       o->workdir);

@@ -80,19 +80,28 @@ static int rm_dir_contents(int dfd)
 	return rc;
 }
 
-int lg_rm_rf(const char *path)
+int lg_rm_rf_at(int parentfd, const char *name)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(parentfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
 
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
 		if (errno == ENOTDIR || errno == ELOOP)
-			return unlink(path) < 0 ? -errno : 0;
+			return unlinkat(parentfd, name, 0) < 0 ? -errno : 0;
 		return -errno;
 	}
-	rm_dir_contents(fd);
-	return rmdir(path) < 0 ? -errno : 0;
+	rc = rm_dir_contents(fd);
+	if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		rc = -errno;
+	return rc;
+}
+
+int lg_rm_rf(const char *path)
+{
+	return lg_rm_rf_at(AT_FDCWD, path);
 }
 
 bool lg_is_file(const char *path)

@@ -14,6 +14,8 @@ int lg_path_fmt(char *buf, size_t len, const char *fmt, ...)
 int lg_mkdir_p(const char *path, mode_t mode);
 /* Removes a directory tree without following symlinks (openat-based). */
 int lg_rm_rf(const char *path);
+/* The same for name relative to the directory open as parentfd. */
+int lg_rm_rf_at(int parentfd, const char *name);
 bool lg_is_file(const char *path);
 /* Copies src to dst (created with mode, replaced atomically). */
 int lg_copy_file(const char *src, const char *dst, mode_t mode);

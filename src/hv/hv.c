@@ -56,6 +56,11 @@ static const struct lg_hv_backend *find_backend(const char *name)
 	return NULL;
 }
 
+bool lg_hv_backend_exists(const char *name)
+{
+	return find_backend(name) != NULL;
+}
+
 int lg_vm_spawn(const char *backend, const struct lg_vm_config *cfg,
 		struct lg_vm **out, char *err, size_t errlen)
 {

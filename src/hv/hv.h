@@ -92,6 +92,7 @@ long lg_vm_pid(const struct lg_vm *vm);
 const char *lg_vm_state_name(enum lg_vm_state state);
 /* Comma-separated backend names compiled in, for --help and errors. */
 const char *lg_hv_backend_names(void);
+bool lg_hv_backend_exists(const char *name);
 
 /*
  * Where per-VM runtime directories go: $LUMINAGUARD_RUNTIME_DIR, else

@@ -2,6 +2,7 @@
 #include "hv/rundir.h"
 #include "hv/errmsg.h"
 
+#include "common/fsutil.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -53,63 +54,9 @@ int lg_rundir_create(const char *parent, char *buf, size_t len, char *err,
 	return lg_hv_syserr(err, errlen, "mkdir %s", buf);
 }
 
-/* Unlinks the entries of the directory open at fd (closing it). */
-static int empty_dir(int fd)
-{
-	struct dirent *de;
-	int ret = 0;
-	DIR *d;
-
-	d = fdopendir(fd);
-	if (!d) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
-			ret = -errno;
-	}
-	if (errno)
-		ret = -errno;
-	closedir(d);
-	return ret;
-}
-
-/* Removes parentfd/name: its files, then itself. Never follows links. */
-static int remove_dir_at(int parentfd, const char *name)
-{
-	int fd, ret;
-
-	fd = openat(parentfd, name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	ret = empty_dir(fd);
-	if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		ret = -errno;
-	return ret;
-}
-
 int lg_rundir_remove(const char *dir)
 {
-	char parent[4096];
-	const char *base = strrchr(dir, '/');
-	int pfd, ret;
-
-	if (!base || strlen(dir) >= sizeof(parent))
-		return -EINVAL;
-	snprintf(parent, sizeof(parent), "%.*s", (int)(base - dir),
-		 base == dir ? "/" : dir);
-	pfd = open(base == dir ? "/" : parent,
-		   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	ret = remove_dir_at(pfd, base + 1);
-	close(pfd);
-	return ret;
+	return lg_rm_rf(dir);
 }
 
 /* The pid in "vm-<pid>-...", or 0 when name is not of that form. */
@@ -206,7 +153,7 @@ static bool sweep_one(int pfd, const char *dir, const char *name)
 	if (!pid || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISDIR(st.st_mode) || !owner_is_gone(pid, st.st_mtime))
 		return false;
-	ret = remove_dir_at(pfd, name);
+	ret = lg_rm_rf_at(pfd, name);
 	if (ret < 0) {
 		lg_warn("removing stale runtime dir %s/%s: %s", dir, name,
 			strerror(-ret));

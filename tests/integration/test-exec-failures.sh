@@ -12,6 +12,9 @@ run_lg "$o" "$e" exec
 expect_eq "missing command is a usage error" "$RC" 2
 run_lg "$o" "$e" exec --vcpus 0 -- true
 expect_eq "bad --vcpus is a usage error" "$RC" 2
+run_lg "$o" "$e" exec --backend no-such-backend -- true
+expect_eq "unknown backend is a usage error" "$RC" 2
+expect_match "unknown backend lists the known ones" "$(cat "$e")" "available: qemu"
 run_lg "$o" "$e" exec --copy-in "$WORK/missing.bin:/x" -- true
 expect_eq "missing copy-in source is a usage error" "$RC" 2
 expect_match "missing copy-in source is named" "$(cat "$e")" "missing.bin"
