@@ -6,13 +6,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,6 +120,27 @@ static void set_hostname(void)
 		agent_log("sethostname %s: %s", name, strerror(errno));
 }
 
+/* Programs expect localhost to work even with no network device. */
+static void loopback_up(void)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		agent_log("loopback: socket: %s", strerror(errno));
+		return;
+	}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		agent_log("loopback: get flags: %s", strerror(errno));
+	} else {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			agent_log("loopback: up: %s", strerror(errno));
+	}
+	close(fd);
+}
+
 void pid1_setup(void)
 {
 	umask(022);
@@ -127,6 +151,7 @@ void pid1_setup(void)
 	mount_base();
 	rootfs_switch_from_cmdline();
 	set_hostname();
+	loopback_up();
 	env_set_defaults();
 }
 

@@ -34,8 +34,8 @@ expect_match "command not found says so" "$(cat "$e")" "/no/such/command"
 run_lg "$o" "$e" exec -- /etc/hostname
 expect_eq "non-executable command is 126" "$RC" 126
 
-run_lg "$o" "$e" exec --vcpus 2 --mem 192 -- sh -c 'grep -c ^processor /proc/cpuinfo; hostname'
-expect_eq "vcpus applied and hostname set" "$(cat "$o")" "$(printf '2\nluminaguard')"
+run_lg "$o" "$e" exec --vcpus 2 --mem 192 -- sh -c 'grep -c ^processor /proc/cpuinfo; hostname; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags'
+expect_eq "vcpus applied, hostname set, loopback up" "$(cat "$o")" "$(printf '2\nluminaguard\nunknown\n0x9')"
 # The bzImage boots the same way as the PVH vmlinux.
 img=$("$LG" image info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["dir"])')
 run_lg "$o" "$e" exec --kernel "$img/bzImage" --initrd "$img/initramfs.cpio" -- sh -c 'echo bz; exit 7'
