@@ -79,6 +79,9 @@ static int on_output(struct exec_state *s, const struct lg_frame *f)
 			lg_debug("guest %s discarded: %s",
 				 is_out ? "stdout" : "stderr", strerror(errno));
 			*ok = false;
+			/* As in a local pipeline: the writer gets SIGPIPE. */
+			if (errno == EPIPE && send_signal(s, SIGPIPE) < 0)
+				return -EIO;
 			break;
 		}
 		p += n;

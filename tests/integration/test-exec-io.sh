@@ -10,6 +10,13 @@ expect_eq "10 MB exec exit" "$RC" 0
 expect_eq "10 MB of stdout arrive intact" "$(sha256sum <"$o" | cut -d' ' -f1)" "$(cut -d' ' -f1 <"$e")"
 expect_eq "10 MB size" "$(stat -c %s "$o")" 10485760
 
+# A closed local pipe stops the guest writer as in a local pipeline.
+set +e
+first=$("$LG" exec -- yes 2>"$e" </dev/null | head -1)
+status=("${PIPESTATUS[@]}")
+set -e
+expect_eq "exec into a closed pipe ends with SIGPIPE" "$first ${status[0]}" "y 141"
+
 # stdin is forwarded when it is not a terminal.
 head -c 300000 /dev/urandom >"$WORK/host/in.bin"
 set +e
