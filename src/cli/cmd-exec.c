@@ -18,12 +18,15 @@
 #include "agent/client.h"
 #include "cli/cli.h"
 #include "cli/exec-opts.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "hv/hv.h"
 #include "image/image.h"
 
 /* How long the agent gets to acknowledge SHUTDOWN before a forced stop. */
 #define SHUTDOWN_ACK_MS 1000
+/* The agent answers HELLO at once once its channel is open. */
+#define HELLO_TIMEOUT_MS 10000
 
 static void exec_usage(FILE *out)
 {
@@ -128,8 +131,13 @@ static int copy_out(struct lg_client *c, const struct exec_opts *o)
 		mode_t mode;
 		int fd, rc;
 
-		snprintf(tmp, sizeof(tmp), "%s.lg-part.%d", s->host,
-			 (int)getpid());
+		err[0] = '\0';
+		if (lg_path_fmt(tmp, sizeof(tmp), "%s.lg-part.%d", s->host,
+				(int)getpid()) < 0) {
+			lg_err("copy-out to %s: path too long", s->host);
+			failed = -ENAMETOOLONG;
+			continue;
+		}
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			lg_err("copy-out to %s: %s", s->host, strerror(errno));
@@ -145,7 +153,11 @@ static int copy_out(struct lg_client *c, const struct exec_opts *o)
 			rc = -errno;
 		if (rc < 0) {
 			unlink(tmp);
-			lg_err("%s", err[0] ? err : strerror(-rc));
+			if (err[0])
+				lg_err("%s", err);
+			else
+				lg_err("copy-out to %s: %s", s->host,
+				       strerror(-rc));
 			failed = rc;
 		}
 	}
@@ -212,10 +224,38 @@ static void request_fill(const struct exec_opts *o, struct lg_exec_req *req)
 	req->stdin_attached = !isatty(STDIN_FILENO);
 }
 
+/* Channel, handshake, copy-in: the guest is ready for the command. */
+static int session_start(struct lg_vm *vm, const struct exec_opts *o,
+			 struct lg_client *c, struct exec_timings *t)
+{
+	char err[1024];
+	int fd, rc;
+
+	rc = lg_vm_agent_channel(vm, &fd, err, sizeof(err));
+	if (rc < 0) {
+		lg_err("%s", err);
+		return rc == -ECANCELED ? LG_EXIT_INTERRUPTED
+					: LG_EXIT_INTERNAL;
+	}
+	t->agent_open = lg_now_ns();
+	rc = lg_client_open(c, fd);
+	if (rc < 0) {
+		lg_err("agent channel: %s", strerror(-rc));
+		return LG_EXIT_INTERNAL;
+	}
+	rc = lg_client_hello(c, HELLO_TIMEOUT_MS, err, sizeof(err));
+	t->hello = lg_now_ns();
+	if (rc < 0) {
+		report_vm_failure(vm, err);
+		return LG_EXIT_INTERNAL;
+	}
+	return copy_in(c, o) < 0 ? LG_EXIT_INTERNAL : LG_EXIT_OK;
+}
+
 static int run_in_vm(struct lg_vm *vm, const struct exec_opts *o, int sigfd,
 		     struct exec_timings *t)
 {
-	struct lg_client c;
+	struct lg_client c = {.dec = NULL};
 	struct lg_exec_result r;
 	struct lg_exec_req req;
 	struct lg_exec_io io = {
@@ -225,27 +265,11 @@ static int run_in_vm(struct lg_vm *vm, const struct exec_opts *o, int sigfd,
 		.cancel_fd = sigfd,
 		.timeout_ms = o->timeout_s * 1000u,
 	};
-	char err[1024];
-	int fd, rc, code;
+	int rc, code = session_start(vm, o, &c, t);
 
-	rc = lg_vm_agent_channel(vm, &fd, err, sizeof(err));
-	if (rc < 0) {
-		lg_err("%s", err);
-		return rc == -ECANCELED ? LG_EXIT_INTERRUPTED
-					: LG_EXIT_INTERNAL;
-	}
-	t->agent_open = lg_now_ns();
-	if (lg_client_open(&c, fd) < 0)
-		return LG_EXIT_INTERNAL;
-	rc = lg_client_hello(&c, 10000, err, sizeof(err));
-	t->hello = lg_now_ns();
-	if (!rc)
-		rc = copy_in(&c, o);
-	if (rc) {
-		if (err[0] && rc != -ENOENT)
-			report_vm_failure(vm, err);
+	if (code != LG_EXIT_OK) {
 		lg_client_close(&c);
-		return LG_EXIT_INTERNAL;
+		return code;
 	}
 	request_fill(o, &req);
 	if (req.stdin_attached)
@@ -254,8 +278,9 @@ static int run_in_vm(struct lg_vm *vm, const struct exec_opts *o, int sigfd,
 	rc = lg_client_exec(&c, &req, &io, &r);
 	t->exec_done = lg_now_ns();
 	if (rc < 0) {
+		/* Nothing ran: the request itself could not be built. */
 		lg_err("%s", r.msg[0] ? r.msg : strerror(-rc));
-		code = LG_EXIT_USAGE;
+		code = rc == -ENOMEM ? LG_EXIT_INTERNAL : LG_EXIT_USAGE;
 	} else {
 		code = result_exit_code(vm, o, &r);
 	}
