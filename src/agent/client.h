@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "agent/proto.h"
+#include "common/clock.h"
 
 /* A send that cannot make progress for this long fails with -ETIMEDOUT. */
 #define LG_CLIENT_SEND_TIMEOUT_MS 10000
@@ -72,7 +73,5 @@ struct lg_exec_result {
 
 int lg_client_exec(struct lg_client *c, const struct lg_exec_req *req,
 		   const struct lg_exec_io *io, struct lg_exec_result *res);
-
-uint64_t lg_now_ns(void);
 
 #endif
