@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Host side of the agent channel: framing, handshake, file transfers. */
+/*
+ * Host side of the agent channel: framing, handshake, file transfers.
+ * The guest is not trusted: every wait has a deadline or the caller's
+ * cancel fd, credit it grants is capped, and data it sends beyond what we
+ * granted is a protocol error.
+ */
 #include "agent/client.h"
 
 #include <errno.h>
@@ -10,13 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "common/clock.h"
+#include "common/fsutil.h"
 #include "common/log.h"
+
+/* A transfer that sees no frame of its own for this long has failed. */
+#define TRANSFER_IDLE_MS 30000
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -38,6 +44,7 @@ int lg_client_open(struct lg_client *c, int fd)
 
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->cancel_fd = -1;
 	c->next_stream = 1;
 	c->dec = malloc(sizeof(*c->dec));
 	if (!c->dec)
@@ -64,17 +71,37 @@ uint32_t lg_client_new_stream(struct lg_client *c)
 	return c->next_stream++;
 }
 
-/* Waits until fd is writable; a peer that stops reading fails the send. */
-static int wait_writable(int fd)
+uint32_t lg_credit_add(uint32_t credit, uint32_t add)
 {
-	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	uint64_t sum = (uint64_t)credit + add;
+
+	return sum > LG_WINDOW_INITIAL ? LG_WINDOW_INITIAL : (uint32_t)sum;
+}
+
+int lg_errno_from_peer(uint32_t e)
+{
+	return e >= 1 && e < 4096 ? (int)e : EIO;
+}
+
+/*
+ * Waits for events on the channel, or until timeout_ms (-1: none).
+ * -ECANCELED when the cancel fd became readable first.
+ */
+static int channel_wait(struct lg_client *c, short events, int timeout_ms)
+{
+	struct pollfd p[2] = {
+		{.fd = c->fd, .events = events},
+		{.fd = c->cancel_fd, .events = POLLIN},
+	};
 	int rc;
 
 	do
-		rc = poll(&p, 1, LG_CLIENT_SEND_TIMEOUT_MS);
+		rc = poll(p, 2, timeout_ms);
 	while (rc < 0 && errno == EINTR);
 	if (rc < 0)
 		return -errno;
+	if (p[1].revents & POLLIN)
+		return -ECANCELED;
 	return rc == 0 ? -ETIMEDOUT : 0;
 }
 
@@ -93,7 +120,9 @@ int lg_client_send(struct lg_client *c, uint8_t type, uint32_t stream,
 		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EAGAIN) {
-			rc = wait_writable(c->fd);
+			/* A peer that stops reading fails the send. */
+			rc = channel_wait(c, POLLOUT,
+					  LG_CLIENT_SEND_TIMEOUT_MS);
 			continue;
 		}
 		if (n < 0) {
@@ -114,33 +143,24 @@ int lg_client_send(struct lg_client *c, uint8_t type, uint32_t stream,
 	return rc;
 }
 
-int lg_client_recv(struct lg_client *c, struct lg_frame *f, int timeout_ms)
+int lg_client_send_u32(struct lg_client *c, uint8_t type, uint32_t stream,
+		       uint16_t tag, uint32_t v)
 {
-	uint64_t deadline = lg_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint8_t buf[16];
+	struct lg_tlv_writer w;
+	size_t len;
 
-	for (;;) {
-		int rc = lg_decoder_next(c->dec, f);
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		int wait_ms = -1;
+	lg_tlv_writer_init(&w, buf, sizeof(buf));
+	lg_tlv_put_u32(&w, tag, v);
+	if (lg_tlv_writer_finish(&w, &len))
+		return -EMSGSIZE;
+	return lg_client_send(c, type, stream, buf, len);
+}
 
-		if (rc != 0)
-			return rc;
-		if (timeout_ms >= 0) {
-			uint64_t now = lg_now_ns();
-
-			if (now >= deadline)
-				return -ETIMEDOUT;
-			wait_ms = (int)((deadline - now + 999999) / 1000000);
-		}
-		rc = poll(&p, 1, wait_ms);
-		if (rc < 0 && errno != EINTR)
-			return -errno;
-		if (rc <= 0)
-			continue;
-		rc = lg_client_fill(c);
-		if (rc < 0)
-			return rc;
-	}
+int lg_client_window(struct lg_client *c, uint32_t stream, uint32_t credit)
+{
+	return lg_client_send_u32(c, LG_MSG_WINDOW, stream, LG_TAG_CREDIT,
+				  credit);
 }
 
 int lg_client_fill(struct lg_client *c)
@@ -155,6 +175,26 @@ int lg_client_fill(struct lg_client *c)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
 	lg_decoder_commit(c->dec, (size_t)n);
 	return 0;
+}
+
+int lg_client_recv(struct lg_client *c, struct lg_frame *f, int timeout_ms)
+{
+	uint64_t deadline = lg_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (;;) {
+		int rc = lg_decoder_next(c->dec, f);
+
+		if (rc != 0)
+			return rc;
+		if (timeout_ms >= 0 && lg_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		rc = channel_wait(c, POLLIN,
+				  timeout_ms >= 0 ? lg_ms_until(deadline) : -1);
+		if (rc == 0)
+			rc = lg_client_fill(c);
+		if (rc < 0 && rc != -ETIMEDOUT)
+			return rc;
+	}
 }
 
 /* Reads TLV strings of a HELLO_OK into the client. */
@@ -196,23 +236,12 @@ static int hello_ok_parse(struct lg_client *c, const struct lg_frame *f)
 int lg_client_hello(struct lg_client *c, int timeout_ms, char *err,
 		    size_t errlen)
 {
-	uint8_t buf[16];
-	struct lg_tlv_writer w;
 	struct lg_frame f;
-	size_t len;
-	int rc;
+	int rc = lg_client_send_u32(c, LG_MSG_HELLO, 0, LG_TAG_VERSION,
+				    LG_PROTO_VERSION);
 
-	lg_tlv_writer_init(&w, buf, sizeof(buf));
-	lg_tlv_put_u32(&w, LG_TAG_VERSION, LG_PROTO_VERSION);
-	rc = lg_tlv_writer_finish(&w, &len);
-	if (!rc)
-		rc = lg_client_send(c, LG_MSG_HELLO, 0, buf, len);
-	if (rc) {
-		set_err(err, errlen, "sending hello to the guest agent: %s",
-			strerror(-rc));
-		return rc;
-	}
-	rc = lg_client_recv(c, &f, timeout_ms);
+	if (rc == 0)
+		rc = lg_client_recv(c, &f, timeout_ms);
 	if (rc == 1 && f.type == LG_MSG_HELLO_OK)
 		rc = hello_ok_parse(c, &f);
 	else if (rc == 1)
@@ -231,7 +260,7 @@ int lg_client_hello(struct lg_client *c, int timeout_ms, char *err,
 	return rc;
 }
 
-/* Turns an ERROR frame into a message for the user. */
+/* Turns an ERROR frame into a message for the user and a negative errno. */
 static int frame_error(const struct lg_frame *f, const char *what, char *err,
 		       size_t errlen)
 {
@@ -240,8 +269,26 @@ static int frame_error(const struct lg_frame *f, const char *what, char *err,
 
 	if (lg_error_decode(f->payload, f->len, &e, msg, sizeof(msg)) < 0)
 		snprintf(msg, sizeof(msg), "malformed error frame");
-	set_err(err, errlen, "%s: %s", what, msg[0] ? msg : strerror((int)e));
-	return e ? -(int)e : -EIO;
+	set_err(err, errlen, "%s: %s", what,
+		msg[0] ? msg : strerror(lg_errno_from_peer(e)));
+	return -lg_errno_from_peer(e);
+}
+
+/* Next frame of stream; frames of other streams are dropped. */
+static int transfer_recv(struct lg_client *c, uint32_t stream,
+			 struct lg_frame *f, const char *what, char *err,
+			 size_t errlen)
+{
+	uint64_t deadline = lg_now_ns() + TRANSFER_IDLE_MS * 1000000ull;
+	int rc;
+
+	do
+		rc = lg_client_recv(c, f, lg_ms_until(deadline));
+	while (rc == 1 && f->stream != stream);
+	if (rc < 0)
+		set_err(err, errlen, "%s: %s", what,
+			rc == -ECANCELED ? "interrupted" : strerror(-rc));
+	return rc;
 }
 
 /* Waits for WINDOW credit on stream, or OK/ERROR ending the request. */
@@ -249,20 +296,16 @@ static int transfer_wait(struct lg_client *c, uint32_t stream, uint32_t *credit,
 			 const char *what, char *err, size_t errlen)
 {
 	struct lg_frame f;
-	int rc = lg_client_recv(c, &f, 30000);
+	int rc = transfer_recv(c, stream, &f, what, err, errlen);
 	uint32_t add;
 
-	if (rc < 0) {
-		set_err(err, errlen, "%s: channel: %s", what, strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
-	if (f.stream != stream)
-		return 0; /* nothing else runs during a transfer */
 	if (f.type == LG_MSG_ERROR)
 		return frame_error(&f, what, err, errlen);
 	if (f.type == LG_MSG_WINDOW &&
 	    lg_tlv_find_u32(f.payload, f.len, LG_TAG_CREDIT, &add) == 0) {
-		*credit += add;
+		*credit = lg_credit_add(*credit, add);
 		return 0;
 	}
 	if (f.type == LG_MSG_OK)
@@ -287,19 +330,15 @@ static int file_put_open(struct lg_client *c, uint32_t stream, mode_t mode,
 	return rc ? rc : lg_client_send(c, LG_MSG_FILE_PUT, stream, buf, len);
 }
 
-int lg_client_put_file(struct lg_client *c, int src_fd, mode_t mode,
-		       const char *guest_path, char *err, size_t errlen)
+/* Sends src_fd's contents within the agent's credit; 0 at the end. */
+static int file_put_data(struct lg_client *c, uint32_t stream, int src_fd,
+			 const char *what, char *err, size_t errlen)
 {
-	uint32_t stream = lg_client_new_stream(c), credit = LG_WINDOW_INITIAL;
+	uint32_t credit = LG_WINDOW_INITIAL;
 	uint8_t *buf = malloc(LG_FRAME_MAX_PAYLOAD);
-	char what[LG_PATH_MAX + 32];
-	int rc;
+	int rc = buf ? 0 : -ENOMEM;
 
-	if (errlen)
-		err[0] = '\0';
-	snprintf(what, sizeof(what), "copy-in to %s", guest_path);
-	rc = buf ? file_put_open(c, stream, mode, guest_path) : -ENOMEM;
-	for (;;) {
+	while (rc == 0) {
 		ssize_t n;
 
 		while (rc == 0 && credit == 0)
@@ -316,58 +355,43 @@ int lg_client_put_file(struct lg_client *c, int src_fd, mode_t mode,
 			rc = -errno;
 			set_err(err, errlen, "%s: reading source: %s", what,
 				strerror(errno));
+		} else if (n == 0) {
 			break;
+		} else {
+			rc = lg_client_send(c, LG_MSG_FILE_DATA, stream, buf,
+					    (size_t)n);
+			credit -= (uint32_t)n;
 		}
-		if (n == 0) {
-			rc = lg_client_send(c, LG_MSG_FILE_END, stream, NULL,
-					    0);
-			break;
-		}
-		rc = lg_client_send(c, LG_MSG_FILE_DATA, stream, buf,
-				    (size_t)n);
-		credit -= (uint32_t)n;
 	}
+	free(buf);
+	return rc < 0 ? rc : 0;
+}
+
+int lg_client_put_file(struct lg_client *c, int src_fd, mode_t mode,
+		       const char *guest_path, char *err, size_t errlen)
+{
+	uint32_t stream = lg_client_new_stream(c), credit = 0;
+	char what[LG_PATH_MAX + 32];
+	int rc;
+
+	if (errlen)
+		err[0] = '\0';
+	snprintf(what, sizeof(what), "copy-in to %s", guest_path);
+	rc = file_put_open(c, stream, mode, guest_path);
+	if (!rc)
+		rc = file_put_data(c, stream, src_fd, what, err, errlen);
+	if (!rc)
+		rc = lg_client_send(c, LG_MSG_FILE_END, stream, NULL, 0);
 	while (rc == 0)
 		rc = transfer_wait(c, stream, &credit, what, err, errlen);
-	free(buf);
 	if (rc < 0 && errlen && !err[0])
 		set_err(err, errlen, "%s: %s", what, strerror(-rc));
 	return rc < 0 ? rc : 0;
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	while (len) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int lg_client_window(struct lg_client *c, uint32_t stream, uint32_t credit)
-{
-	uint8_t buf[16];
-	struct lg_tlv_writer w;
-	size_t len;
-
-	lg_tlv_writer_init(&w, buf, sizeof(buf));
-	lg_tlv_put_u32(&w, LG_TAG_CREDIT, credit);
-	if (lg_tlv_writer_finish(&w, &len))
-		return -EMSGSIZE;
-	return lg_client_send(c, LG_MSG_WINDOW, stream, buf, len);
-}
-
 /* One frame of a FILE_GET: 0 more to come, 1 done, <0 error. */
 static int file_get_frame(struct lg_client *c, const struct lg_frame *f,
-			  int dst_fd, mode_t *mode, const char *what, char *err,
+			  struct lg_file_get *g, const char *what, char *err,
 			  size_t errlen)
 {
 	uint32_t m;
@@ -375,16 +399,29 @@ static int file_get_frame(struct lg_client *c, const struct lg_frame *f,
 
 	switch (f->type) {
 	case LG_MSG_FILE_DATA:
-		rc = write_all(dst_fd, f->payload, f->len);
+		if (f->len > g->allowed ||
+		    f->len > g->max_bytes - g->received) {
+			set_err(err, errlen, "%s: %s", what,
+				f->len > g->allowed
+					? "guest sent more than it was granted"
+					: "file larger than the copy limit");
+			return f->len > g->allowed ? -EPROTO : -EFBIG;
+		}
+		rc = lg_write_all(g->dst_fd, f->payload, f->len);
 		if (rc) {
 			set_err(err, errlen, "%s: writing: %s", what,
 				strerror(-rc));
 			return rc;
 		}
-		return lg_client_window(c, f->stream, f->len);
+		g->received += f->len;
+		g->allowed -= f->len;
+		rc = lg_client_window(c, f->stream, f->len);
+		if (rc == 0)
+			g->allowed += f->len;
+		return rc;
 	case LG_MSG_FILE_END:
 		if (lg_tlv_find_u32(f->payload, f->len, LG_TAG_MODE, &m) == 0)
-			*mode = (mode_t)(m & 07777);
+			g->mode = (mode_t)(m & 07777);
 		return 1;
 	case LG_MSG_ERROR:
 		return frame_error(f, what, err, errlen);
@@ -395,8 +432,8 @@ static int file_get_frame(struct lg_client *c, const struct lg_frame *f,
 	}
 }
 
-int lg_client_get_file(struct lg_client *c, const char *guest_path, int dst_fd,
-		       mode_t *mode, char *err, size_t errlen)
+int lg_client_get_file(struct lg_client *c, const char *guest_path,
+		       struct lg_file_get *g, char *err, size_t errlen)
 {
 	uint32_t stream = lg_client_new_stream(c);
 	uint8_t buf[LG_PATH_MAX + 16];
@@ -406,24 +443,24 @@ int lg_client_get_file(struct lg_client *c, const char *guest_path, int dst_fd,
 	size_t len;
 	int rc;
 
+	if (errlen)
+		err[0] = '\0';
 	snprintf(what, sizeof(what), "copy-out of %s", guest_path);
-	*mode = 0644;
+	g->mode = 0644;
+	g->received = 0;
+	g->allowed = LG_WINDOW_INITIAL;
 	lg_tlv_writer_init(&w, buf, sizeof(buf));
 	lg_tlv_put_str(&w, LG_TAG_PATH, guest_path);
 	rc = lg_tlv_writer_finish(&w, &len);
 	if (!rc)
 		rc = lg_client_send(c, LG_MSG_FILE_GET, stream, buf, len);
 	while (rc == 0) {
-		rc = lg_client_recv(c, &f, 30000);
-		if (rc < 0) {
-			set_err(err, errlen, "%s: channel: %s", what,
-				strerror(-rc));
-			break;
-		}
-		rc = f.stream == stream ? file_get_frame(c, &f, dst_fd, mode,
-							 what, err, errlen)
-					: 0;
+		rc = transfer_recv(c, stream, &f, what, err, errlen);
+		if (rc == 1)
+			rc = file_get_frame(c, &f, g, what, err, errlen);
 	}
+	if (rc < 0 && errlen && !err[0])
+		set_err(err, errlen, "%s: %s", what, strerror(-rc));
 	return rc < 0 ? rc : 0;
 }
 
@@ -435,11 +472,7 @@ int lg_client_shutdown(struct lg_client *c, int timeout_ms)
 	int rc = lg_client_send(c, LG_MSG_SHUTDOWN, stream, NULL, 0);
 
 	while (rc == 0) {
-		uint64_t now = lg_now_ns();
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		rc = lg_client_recv(c, &f, (int)((deadline - now) / 1000000));
+		rc = lg_client_recv(c, &f, lg_ms_until(deadline));
 		if (rc == 1 && f.stream == stream)
 			return f.type == LG_MSG_OK ? 0 : -EPROTO;
 		rc = rc == 1 ? 0 : rc;

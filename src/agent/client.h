@@ -14,7 +14,8 @@
 #define LG_CLIENT_SEND_TIMEOUT_MS 10000
 
 struct lg_client {
-	int fd; /* connected stream; not owned */
+	int fd;	       /* connected stream; not owned */
+	int cancel_fd; /* readable: waits fail with -ECANCELED; -1 none */
 	struct lg_decoder *dec;
 	uint32_t next_stream;
 	char agent_version[64];
@@ -33,13 +34,28 @@ int lg_client_fill(struct lg_client *c);
 uint32_t lg_client_new_stream(struct lg_client *c);
 /* Grants the agent n more bytes of output on stream. */
 int lg_client_window(struct lg_client *c, uint32_t stream, uint32_t n);
+/* Sends a frame whose payload is one u32 TLV. */
+int lg_client_send_u32(struct lg_client *c, uint8_t type, uint32_t stream,
+		       uint16_t tag, uint32_t v);
+/* Credit from the peer, capped at the protocol's window. */
+uint32_t lg_credit_add(uint32_t credit, uint32_t add);
+/* A peer's errno value, or EIO when it is not a plausible errno. */
+int lg_errno_from_peer(uint32_t e);
 
 int lg_client_hello(struct lg_client *c, int timeout_ms, char *err,
 		    size_t errlen);
 int lg_client_put_file(struct lg_client *c, int src_fd, mode_t mode,
 		       const char *guest_path, char *err, size_t errlen);
-int lg_client_get_file(struct lg_client *c, const char *guest_path, int dst_fd,
-		       mode_t *mode, char *err, size_t errlen);
+struct lg_file_get {
+	int dst_fd;
+	uint64_t max_bytes; /* a larger file fails with -EFBIG */
+	uint64_t received;  /* out: bytes written to dst_fd */
+	mode_t mode;	    /* out: the guest file's permission bits */
+	uint32_t allowed;   /* internal: credit the guest still has */
+};
+
+int lg_client_get_file(struct lg_client *c, const char *guest_path,
+		       struct lg_file_get *g, char *err, size_t errlen);
 
 /* Asks the agent to power the VM off; 0 once it acknowledged. */
 int lg_client_shutdown(struct lg_client *c, int timeout_ms);

@@ -50,6 +50,8 @@ static void exec_usage(FILE *out)
 		"  --copy-in HOST:GUEST   copy a host file into the guest "
 		"before CMD\n"
 		"  --copy-out GUEST:HOST  copy a guest file out after CMD\n"
+		"  --copy-max MiB         largest file copy-out accepts "
+		"(default 1024)\n"
 		"  --backend NAME         VM backend: %s (default qemu)\n"
 		"  --accel auto|kvm|tcg   acceleration (default auto: KVM "
 		"only when it is\n"
@@ -128,7 +130,7 @@ static int copy_out(struct lg_client *c, const struct exec_opts *o)
 
 	for (size_t i = 0; i < o->n_copy_out; i++) {
 		const struct copy_spec *s = &o->copy_out[i];
-		mode_t mode;
+		struct lg_file_get g = {0};
 		int fd, rc;
 
 		err[0] = '\0';
@@ -144,9 +146,10 @@ static int copy_out(struct lg_client *c, const struct exec_opts *o)
 			failed = -EIO;
 			continue;
 		}
-		rc = lg_client_get_file(c, s->guest, fd, &mode, err,
-					sizeof(err));
-		if (!rc && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
+		g.dst_fd = fd;
+		g.max_bytes = (uint64_t)o->copy_max_mib << 20;
+		rc = lg_client_get_file(c, s->guest, &g, err, sizeof(err));
+		if (!rc && (fchmod(fd, g.mode) < 0 || fsync(fd) < 0))
 			rc = -errno;
 		close(fd);
 		if (!rc && rename(tmp, s->host) < 0)
@@ -225,7 +228,7 @@ static void request_fill(const struct exec_opts *o, struct lg_exec_req *req)
 }
 
 /* Channel, handshake, copy-in: the guest is ready for the command. */
-static int session_start(struct lg_vm *vm, const struct exec_opts *o,
+static int session_start(struct lg_vm *vm, const struct exec_opts *o, int sigfd,
 			 struct lg_client *c, struct exec_timings *t)
 {
 	char err[1024];
@@ -243,8 +246,11 @@ static int session_start(struct lg_vm *vm, const struct exec_opts *o,
 		lg_err("agent channel: %s", strerror(-rc));
 		return LG_EXIT_INTERNAL;
 	}
+	c->cancel_fd = sigfd;
 	rc = lg_client_hello(c, HELLO_TIMEOUT_MS, err, sizeof(err));
 	t->hello = lg_now_ns();
+	if (rc == -ECANCELED)
+		return LG_EXIT_INTERRUPTED;
 	if (rc < 0) {
 		report_vm_failure(vm, err);
 		return LG_EXIT_INTERNAL;
@@ -265,7 +271,7 @@ static int run_in_vm(struct lg_vm *vm, const struct exec_opts *o, int sigfd,
 		.cancel_fd = sigfd,
 		.timeout_ms = o->timeout_s * 1000u,
 	};
-	int rc, code = session_start(vm, o, &c, t);
+	int rc, code = session_start(vm, o, sigfd, &c, t);
 
 	if (code != LG_EXIT_OK) {
 		lg_client_close(&c);

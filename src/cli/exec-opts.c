@@ -36,6 +36,7 @@ enum {
 	OPT_APPEND,
 	OPT_BOOT_TIMEOUT,
 	OPT_TIMINGS,
+	OPT_COPY_MAX,
 };
 
 static const struct option exec_options[] = {
@@ -55,6 +56,7 @@ static const struct option exec_options[] = {
 	{"append", required_argument, NULL, OPT_APPEND},
 	{"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
 	{"timings", required_argument, NULL, OPT_TIMINGS},
+	{"copy-max", required_argument, NULL, OPT_COPY_MAX},
 	{"help", no_argument, NULL, 'h'},
 	{0},
 };
@@ -167,6 +169,9 @@ static int parse_one(struct exec_opts *o, int c, char *arg)
 	case OPT_BOOT_TIMEOUT:
 		return parse_uint("boot-timeout", arg, 1, 3600,
 				  &o->boot_timeout_s);
+	case OPT_COPY_MAX:
+		return parse_uint("copy-max", arg, 1, 1u << 20,
+				  &o->copy_max_mib);
 	case OPT_ENV:
 		return add_env(o, arg);
 	case OPT_COPY_IN:
@@ -247,6 +252,7 @@ int exec_opts_parse(struct exec_opts *o, int argc, char **argv)
 	o->vcpus = 1;
 	o->mem_mib = 256;
 	o->boot_timeout_s = 60;
+	o->copy_max_mib = 1024;
 	o->backend = "qemu";
 	o->accel = LG_ACCEL_AUTO;
 	rc = exec_config_load(o);

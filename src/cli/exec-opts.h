@@ -16,7 +16,7 @@ struct copy_spec {
 };
 
 struct exec_opts {
-	unsigned vcpus, mem_mib, timeout_s, boot_timeout_s;
+	unsigned vcpus, mem_mib, timeout_s, boot_timeout_s, copy_max_mib;
 	char **env; /* NULL-terminated */
 	size_t n_env;
 	const char *workdir, *backend, *image, *kernel, *initrd, *rootfs;

@@ -111,29 +111,37 @@ bool lg_is_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+int lg_write_all(int fd, const void *p, size_t len)
+{
+	const char *b = p;
+
+	while (len) {
+		ssize_t n = write(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int copy_fd(int in, int out)
 {
 	char buf[1 << 16];
 
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
-		ssize_t off = 0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		n = lg_write_all(out, buf, (size_t)n);
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		while (off < n) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -errno;
-			off += w;
-		}
+			return (int)n;
 	}
 }
 

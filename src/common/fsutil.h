@@ -17,6 +17,8 @@ int lg_rm_rf(const char *path);
 /* The same for name relative to the directory open as parentfd. */
 int lg_rm_rf_at(int parentfd, const char *name);
 bool lg_is_file(const char *path);
+/* write(2) until done; -errno on failure. */
+int lg_write_all(int fd, const void *p, size_t len);
 /* Copies src to dst (created with mode, replaced atomically). */
 int lg_copy_file(const char *src, const char *dst, mode_t mode);
 

@@ -45,6 +45,18 @@ expect_match "timeout is reported" "$(cat "$e")" "timed out"
 [ $(($(date +%s) - start)) -lt 50 ] && ok "timeout did not wait for the command" || not_ok "timeout waited"
 expect_clean "timeout"
 
+# A local reader that stops reading cannot block --timeout.
+mkfifo "$WORK/stall"
+exec 7<>"$WORK/stall" # a reader that never reads
+set +e
+timeout 120 "$LG" exec --timeout 3 -- yes >"$WORK/stall" 2>"$e" </dev/null
+RC=$?
+set -e
+exec 7>&-
+rm -f "$WORK/stall"
+expect_eq "stalled stdout reader: --timeout still fires" "$RC" 124
+expect_clean "stalled reader"
+
 # Ctrl-C (SIGINT) stops the guest command and the VM.
 set +e
 "$LG" exec -- sleep 60 >"$o" 2>"$e" </dev/null &
