@@ -7,6 +7,7 @@
 #include "hv/backend.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,16 +189,12 @@ static const char *env_nonempty(const char *name)
 	return v && v[0] ? v : NULL;
 }
 
-/*
- * Chooses the path; *shared says it lies in a directory other users can
- * write to, where an existing entry must be ours and not a symlink.
- */
-static int choose_parent(char *buf, size_t len, bool *shared)
+/* Chooses the path, without touching the file system. */
+static int choose_parent(char *buf, size_t len)
 {
 	const char *dir;
 	int n;
 
-	*shared = false;
 	dir = env_nonempty("LUMINAGUARD_RUNTIME_DIR");
 	if (dir) {
 		n = snprintf(buf, len, "%s", dir);
@@ -209,7 +206,6 @@ static int choose_parent(char *buf, size_t len, bool *shared)
 		dir = env_nonempty("TMPDIR");
 		n = snprintf(buf, len, "%s/luminaguard-%u", dir ? dir : "/tmp",
 			     (unsigned)geteuid());
-		*shared = true;
 	}
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
@@ -218,23 +214,61 @@ static int choose_parent(char *buf, size_t len, bool *shared)
 
 int lg_runtime_parent(char *buf, size_t len)
 {
+	int ret = choose_parent(buf, len);
+
+	return ret < 0 ? ret : lg_runtime_dir_prepare(buf);
+}
+
+/*
+ * Can users other than its owner write to the directory holding path?
+ * Then they could have put a symlink or their own directory there.
+ */
+static int in_shared_dir(const char *path, bool *shared)
+{
+	char dir[PATH_MAX];
 	struct stat st;
-	bool shared;
+	size_t n = strlen(path);
+	char *slash;
+
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n + 1);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir ? 1 : 0] = '\0';
+	if (stat(dir, &st) < 0)
+		return -errno;
+	*shared = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	return 0;
+}
+
+int lg_runtime_dir_prepare(const char *path)
+{
+	struct stat st;
+	bool shared = false;
 	int ret;
 
-	ret = choose_parent(buf, len, &shared);
+	if (!path || !*path)
+		return -EINVAL;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	ret = in_shared_dir(path, &shared);
 	if (ret < 0)
 		return ret;
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
 	/* In a shared directory a symlink could point anywhere: refuse it. */
-	if ((shared ? lstat(buf, &st) : stat(buf, &st)) < 0)
+	if ((shared ? lstat(path, &st) : stat(path, &st)) < 0)
 		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	if (shared && st.st_uid != geteuid())
 		return -EPERM;
-	if (shared && (st.st_mode & 077) && chmod(buf, 0700) < 0)
+	if (shared && (st.st_mode & 077) && chmod(path, 0700) < 0)
 		return -errno;
 	return 0;
 }

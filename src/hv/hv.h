@@ -43,7 +43,17 @@ struct lg_vm_config {
 	 * 0 or -1: none, so a zero-initialised config has none.
 	 */
 	int cancel_fd;
+	/*
+	 * Cap on the guest console log in the runtime directory (often
+	 * tmpfs, i.e. RAM), in bytes; 0: LG_VM_CONSOLE_MAX_DEFAULT. Console
+	 * output past it is dropped, whatever it says (a late panic message
+	 * too); the guest is not slowed or stopped. The QEMU backend applies
+	 * it to each file QEMU writes (console.log and qemu.log).
+	 */
+	unsigned console_max_bytes;
 };
+
+#define LG_VM_CONSOLE_MAX_DEFAULT (16u << 20)
 
 struct lg_vm_status {
 	enum lg_vm_state state;
@@ -54,6 +64,7 @@ struct lg_vm_status {
 struct lg_vm_times {
 	uint64_t spawn_start;	/* lg_vm_spawn entered */
 	uint64_t process_ready; /* VMM process answers its control socket */
+	uint64_t guest_start;	/* the guest's vCPUs were set running */
 	uint64_t agent_open;	/* guest opened the agent channel */
 	uint64_t stop_done;	/* lg_vm_stop returned */
 };
@@ -97,9 +108,19 @@ bool lg_hv_backend_exists(const char *name);
 /*
  * Where per-VM runtime directories go: $LUMINAGUARD_RUNTIME_DIR, else
  * $XDG_RUNTIME_DIR/luminaguard, else /run/luminaguard for root, else
- * $TMPDIR/luminaguard-$UID. Created 0700 if missing.
+ * $TMPDIR/luminaguard-$UID. The path goes to buf and is made ready with
+ * lg_runtime_dir_prepare().
  */
 int lg_runtime_parent(char *buf, size_t len);
+
+/*
+ * Makes path usable as the parent of per-VM runtime directories: created
+ * 0700 if missing, and it must be a directory. Where the directory holding
+ * it is writable by others (e.g. /tmp), path must also not be a symlink
+ * (-ELOOP), must be ours (-EPERM), and loses group/other permissions.
+ * Returns 0 or -errno.
+ */
+int lg_runtime_dir_prepare(const char *path);
 
 /*
  * Probe: is /dev/kvm usable and hardware accelerated? Returns true only

@@ -4,12 +4,17 @@
  * ring 0 in software (kvm_pvm): it opens and answers ioctls but a Linux
  * guest crawls or dies on it. Cheap checks first, then a timed loop.
  */
+#include "hv/kvm-probe.h"
 #include "hv/errmsg.h"
 #include "hv/hv.h"
+
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -21,6 +26,15 @@
 #define PROBE_LIMIT_NS (20ull * 1000 * 1000)
 #define PROBE_GPA 0x1000u
 #define PROBE_MEM_SIZE 0x1000u
+/*
+ * Ends a KVM_RUN that takes too long. Blocked in this thread except
+ * inside KVM_RUN (KVM_SET_SIGNAL_MASK), so no handler is needed: the
+ * signal stays pending, every KVM_RUN returns EINTR at once, and it is
+ * taken with sigtimedwait before the thread's mask is restored (an
+ * instance of this signal that something else aimed at this thread
+ * during the probe is taken with it).
+ */
+#define PROBE_SIGNAL (SIGRTMAX - 1)
 
 /* Real mode, at PROBE_GPA: 1: dec ecx (66 49); jnz 1b (75 fc); hlt (f4) */
 static const unsigned char probe_code[] = {0x66, 0x49, 0x75, 0xfc, 0xf4};
@@ -32,15 +46,16 @@ struct probe_vm {
 	void *mem;
 	struct kvm_run *run;
 	size_t run_size;
+	uint32_t iterations;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* The watchdog of one probe run. */
+struct probe_timer {
+	bool created;
+	bool blocked;
+	timer_t id;
+	sigset_t old_mask;
+};
 
 static void probe_vm_free(struct probe_vm *p)
 {
@@ -87,7 +102,7 @@ static int probe_vcpu_regs(struct probe_vm *p, char *err, size_t errlen)
 	if (ioctl(p->vcpu, KVM_SET_SREGS, &sregs) < 0)
 		return lg_hv_syserr(err, errlen, "KVM_SET_SREGS");
 	regs.rip = PROBE_GPA;
-	regs.rcx = PROBE_ITERATIONS;
+	regs.rcx = p->iterations;
 	regs.rflags = 0x2;
 	if (ioctl(p->vcpu, KVM_SET_REGS, &regs) < 0)
 		return lg_hv_syserr(err, errlen, "KVM_SET_REGS");
@@ -134,38 +149,126 @@ static int probe_vm_create(struct probe_vm *p, char *err, size_t errlen)
 	return probe_vcpu(p, err, errlen);
 }
 
-static int probe_run(struct probe_vm *p, char *err, size_t errlen)
+/*
+ * Blocks PROBE_SIGNAL here, lets KVM_RUN take it, and arms a one-shot
+ * timer that sends it to this thread at deadline (CLOCK_MONOTONIC).
+ */
+static int probe_timer_start(struct probe_timer *t, int vcpu, uint64_t deadline,
+			     char *err, size_t errlen)
+{
+	struct sigevent sev = {
+		.sigev_notify = SIGEV_THREAD_ID,
+		.sigev_signo = PROBE_SIGNAL,
+	};
+	struct itimerspec its = {
+		.it_value = {.tv_sec = (time_t)(deadline / 1000000000ull),
+			     .tv_nsec = (long)(deadline % 1000000000ull)},
+	};
+	union {
+		struct kvm_signal_mask m;
+		unsigned char buf[sizeof(struct kvm_signal_mask) + 8];
+	} km;
+	sigset_t block, run;
+
+	sigemptyset(&block);
+	sigaddset(&block, PROBE_SIGNAL);
+	errno = pthread_sigmask(SIG_BLOCK, &block, &t->old_mask);
+	if (errno)
+		return lg_hv_syserr(err, errlen, "pthread_sigmask");
+	t->blocked = true;
+	/* Inside KVM_RUN: the thread's own mask, PROBE_SIGNAL let through. */
+	run = t->old_mask;
+	sigdelset(&run, PROBE_SIGNAL);
+	km.m.len = 8; /* the kernel's sigset_t on x86-64 */
+	memcpy(km.m.sigset, &run, 8);
+	if (ioctl(vcpu, KVM_SET_SIGNAL_MASK, &km.m) < 0)
+		return lg_hv_syserr(err, errlen, "KVM_SET_SIGNAL_MASK");
+#ifdef sigev_notify_thread_id
+	sev.sigev_notify_thread_id = gettid();
+#else
+	sev._sigev_un._tid = gettid(); /* glibc before 2.35 lacks the name */
+#endif
+	if (timer_create(CLOCK_MONOTONIC, &sev, &t->id) < 0)
+		return lg_hv_syserr(err, errlen, "timer_create");
+	t->created = true;
+	if (timer_settime(t->id, TIMER_ABSTIME, &its, NULL) < 0)
+		return lg_hv_syserr(err, errlen, "timer_settime");
+	return 0;
+}
+
+/* Disarms the timer, takes a signal it sent, restores the mask. */
+static void probe_timer_stop(struct probe_timer *t)
+{
+	const struct timespec now = {0};
+	sigset_t set;
+
+	if (t->created)
+		timer_delete(t->id);
+	if (!t->blocked)
+		return;
+	sigemptyset(&set);
+	sigaddset(&set, PROBE_SIGNAL);
+	while (sigtimedwait(&set, NULL, &now) == PROBE_SIGNAL)
+		;
+	pthread_sigmask(SIG_SETMASK, &t->old_mask, NULL);
+}
+
+static int probe_run(struct probe_vm *p, uint64_t deadline, unsigned max_ms,
+		     char *err, size_t errlen)
 {
 	for (;;) {
 		if (ioctl(p->vcpu, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return lg_hv_syserr(err, errlen, "KVM_RUN");
-		}
-		if (p->run->exit_reason == KVM_EXIT_HLT)
+			if (errno != EINTR && errno != EAGAIN)
+				return lg_hv_syserr(err, errlen, "KVM_RUN");
+		} else if (p->run->exit_reason == KVM_EXIT_HLT) {
 			return 0;
-		if (p->run->exit_reason != KVM_EXIT_INTR) {
+		} else if (p->run->exit_reason != KVM_EXIT_INTR) {
 			snprintf(err, errlen, "KVM_RUN: unexpected exit %u",
 				 p->run->exit_reason);
 			return -EIO;
 		}
+		if (lg_now_ns() >= deadline) {
+			snprintf(err, errlen,
+				 "KVM_RUN: the probe loop did not finish "
+				 "within %u ms",
+				 max_ms);
+			return -ETIMEDOUT;
+		}
 	}
+}
+
+int lg_kvm_run_loop(uint32_t iterations, unsigned max_ms, uint64_t *ns,
+		    char *err, size_t errlen)
+{
+	struct probe_vm p = {
+		.kvm = -1, .vm = -1, .vcpu = -1, .iterations = iterations};
+	struct probe_timer t = {0};
+	uint64_t start, deadline;
+	int ret;
+
+	*ns = 0;
+	if (!iterations) {
+		snprintf(err, errlen, "KVM probe: no iterations");
+		return -EINVAL;
+	}
+	ret = probe_vm_create(&p, err, errlen);
+	if (ret == 0) {
+		deadline = lg_now_ns() + (uint64_t)max_ms * 1000000ull;
+		ret = probe_timer_start(&t, p.vcpu, deadline, err, errlen);
+		start = lg_now_ns();
+		if (ret == 0)
+			ret = probe_run(&p, deadline, max_ms, err, errlen);
+		*ns = lg_now_ns() - start;
+		probe_timer_stop(&t);
+	}
+	probe_vm_free(&p);
+	return ret;
 }
 
 int lg_kvm_time_loop(uint64_t *ns, char *err, size_t errlen)
 {
-	struct probe_vm p = {.kvm = -1, .vm = -1, .vcpu = -1};
-	uint64_t start;
-	int ret;
-
-	ret = probe_vm_create(&p, err, errlen);
-	if (ret == 0) {
-		start = now_ns();
-		ret = probe_run(&p, err, errlen);
-		*ns = now_ns() - start;
-	}
-	probe_vm_free(&p);
-	return ret;
+	return lg_kvm_run_loop(PROBE_ITERATIONS, LG_KVM_PROBE_RUN_MAX_MS, ns,
+			       err, errlen);
 }
 
 /* Does a "flags" line of /proc/cpuinfo list vmx or svm? */

@@ -128,6 +128,8 @@ static void add_machine(struct strv *s, const struct lg_qemu_args *a)
 	strv_add(s, "-no-user-config");
 	strv_add(s, "-nographic");
 	strv_add(s, "-no-reboot");
+	/* Paused until QMP is negotiated and sends "cont" (qemu-spawn.c). */
+	strv_add(s, "-S");
 }
 
 static void add_boot(struct strv *s, const struct lg_vm_config *cfg)

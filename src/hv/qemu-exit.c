@@ -84,7 +84,7 @@ static void classify_exit(struct qemu_vm *vm)
 
 void lg_qemu_exited(struct qemu_vm *vm, int wstatus)
 {
-	vm->pid = -1;
+	lg_proc_release(&vm->proc);
 	vm->wstatus = wstatus;
 	classify_exit(vm);
 }
@@ -93,13 +93,14 @@ bool lg_qemu_gone(struct qemu_vm *vm, unsigned wait_ms)
 {
 	int ret, st = 0;
 
-	if (vm->pid < 0)
+	if (vm->proc.pid < 0)
 		return true;
-	ret = lg_proc_reap(vm->pid, wait_ms, &st);
+	ret = lg_proc_reap(&vm->proc, wait_ms, &st);
 	if (ret == 0)
 		return false;
 	if (ret < 0) {
-		lg_warn("waitpid qemu %ld: %s", (long)vm->pid, strerror(-ret));
+		lg_warn("waitpid qemu %ld: %s", (long)vm->proc.pid,
+			strerror(-ret));
 		st = 0xff00; /* unknown: reads as "exited with status 255" */
 	}
 	lg_qemu_exited(vm, st);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Starting QEMU: check the inputs, pick the accelerator, make the runtime
- * directory, exec QEMU, wait for its QMP socket (watching for an early
- * exit), and connect to the agent socket. Any failure tears down all of
+ * directory, exec QEMU (paused, -S, with its file sizes capped), wait for
+ * its QMP socket (watching for an early exit), connect to the agent
+ * socket, and only then let the guest run. Any failure tears down all of
  * it through lg_qemu_destroy().
  */
 #include "hv/errmsg.h"
@@ -11,6 +12,7 @@
 #include "hv/qmp.h"
 #include "hv/rundir.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -80,11 +82,13 @@ static int choose_accel(enum lg_accel want, bool *kvm, char *err, size_t errlen)
 static int prepare_parent(const struct lg_vm_config *cfg, char *parent,
 			  size_t len, char *err, size_t errlen)
 {
-	int ret;
+	int n, ret;
 
 	if (cfg->runtime_parent) {
-		snprintf(parent, len, "%s", cfg->runtime_parent);
-		ret = mkdir(parent, 0700) < 0 && errno != EEXIST ? -errno : 0;
+		n = snprintf(parent, len, "%s", cfg->runtime_parent);
+		ret = n < 0 || (size_t)n >= len
+			      ? -ENAMETOOLONG
+			      : lg_runtime_dir_prepare(parent);
 	} else {
 		ret = lg_runtime_parent(parent, len);
 	}
@@ -151,9 +155,24 @@ static int start_qemu(struct qemu_vm *vm, const struct lg_vm_config *cfg,
 {
 	struct lg_qemu_args args = {
 		.cfg = cfg, .rundir = vm->rundir, .kvm = kvm};
+	/*
+	 * The console chardev is a plain file in the runtime directory,
+	 * usually tmpfs: a guest flooding its console would fill RAM. QEMU
+	 * gets RLIMIT_FSIZE with SIGXFSZ ignored, so its writes past the cap
+	 * fail with EFBIG and the serial device drops the bytes; QEMU and
+	 * the guest carry on. The price: output after the cap (a late panic
+	 * message, say) is lost, and the cap holds for every file QEMU
+	 * writes (qemu.log too; a writable disk image would need its own
+	 * arrangement, guest RAM is anonymous memory and not affected).
+	 */
+	struct lg_proc_opts opts = {
+		.log_fd = -1,
+		.fsize_max = cfg->console_max_bytes ? cfg->console_max_bytes
+						    : LG_VM_CONSOLE_MAX_DEFAULT,
+	};
 	char exe[PATH_MAX];
 	char **argv;
-	int ret, log_fd;
+	int ret;
 
 	ret = lg_proc_find_exe(LG_QEMU_BINARY, exe, sizeof(exe), err, errlen);
 	if (ret < 0)
@@ -162,11 +181,11 @@ static int start_qemu(struct qemu_vm *vm, const struct lg_vm_config *cfg,
 	argv = lg_qemu_argv(&args, err, errlen);
 	if (!argv)
 		return -ENOMEM;
-	ret = open_log(vm, &log_fd, err, errlen);
+	ret = open_log(vm, &opts.log_fd, err, errlen);
 	if (ret == 0) {
 		log_argv(argv);
-		ret = lg_proc_spawn(exe, argv, log_fd, &vm->pid, err, errlen);
-		close(log_fd);
+		ret = lg_proc_spawn(exe, argv, &opts, &vm->proc, err, errlen);
+		close(opts.log_fd);
 	}
 	lg_qemu_argv_free(argv);
 	return ret;
@@ -199,28 +218,36 @@ static int connect_agent_socket(struct qemu_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * QEMU starts with -S: the guest runs only once we send "cont". QMP
+ * drops the events sent before a client finished qmp_capabilities, so a
+ * guest running earlier could open its agent port (VSERPORT_CHANGE)
+ * unseen, and lg_vm_agent_channel would wait out the whole boot timeout.
+ */
 static int attach(struct qemu_vm *vm, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	json_t *st = NULL;
 	int ret;
 
 	lg_qemu_path(vm, LG_QEMU_QMP_SOCK, path, sizeof(path));
 	ret = lg_qmp_connect(path, QMP_CONNECT_MS, startup_check, vm, &vm->qmp,
 			     err, errlen);
+	if (ret == 0) {
+		vm->times.process_ready = lg_now_ns();
+		/* Connected before the guest runs: it never sees no host. */
+		ret = connect_agent_socket(vm, err, errlen);
+	}
 	if (ret == 0)
-		ret = lg_qmp_execute(vm->qmp, "query-status", NULL,
-				     LG_QEMU_QMP_CMD_MS, &st, err, errlen);
-	/* QMP failing as QEMU gives up: QEMU's own words say more. */
-	if (ret < 0 && vm->pid > 0 && lg_qemu_gone(vm, LG_QEMU_EXIT_SETTLE_MS))
+		ret = lg_qmp_execute(vm->qmp, "cont", NULL, LG_QEMU_QMP_CMD_MS,
+				     NULL, err, errlen);
+	/* Failing as QEMU gives up: QEMU's own words say more. */
+	if (ret < 0 && vm->proc.pid > 0 &&
+	    lg_qemu_gone(vm, LG_QEMU_EXIT_SETTLE_MS))
 		ret = startup_check(vm, err, errlen);
 	if (ret < 0)
 		return ret;
-	vm->times.process_ready = lg_qemu_now_ns();
-	lg_debug("qemu: status %s",
-		 json_string_value(json_object_get(st, "status")));
-	json_decref(st);
-	return connect_agent_socket(vm, err, errlen);
+	vm->times.guest_start = lg_now_ns();
+	return 0;
 }
 
 int lg_qemu_spawn(const struct lg_vm_config *cfg, void **impl, char *err,
@@ -236,8 +263,8 @@ int lg_qemu_spawn(const struct lg_vm_config *cfg, void **impl, char *err,
 			 strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	vm->times.spawn_start = lg_qemu_now_ns();
-	vm->pid = -1;
+	vm->times.spawn_start = lg_now_ns();
+	vm->proc = LG_PROC_NONE;
 	vm->agent_fd = -1;
 	vm->cancel_fd = cfg->cancel_fd;
 	vm->boot_timeout_ms = cfg->boot_timeout_ms
@@ -257,8 +284,8 @@ int lg_qemu_spawn(const struct lg_vm_config *cfg, void **impl, char *err,
 		lg_qemu_destroy(vm);
 		return ret;
 	}
-	lg_info("qemu: started pid %ld in %s (%s)", (long)vm->pid, vm->rundir,
-		vm->accel);
+	lg_info("qemu: started pid %ld in %s (%s)", (long)vm->proc.pid,
+		vm->rundir, vm->accel);
 	*impl = vm;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "hv/rundir.h"
 #include "hv/tail.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -21,21 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define QUIT_CMD_MS 1000u
 #define QUIT_WAIT_MS 2000u
 #define BOOT_SLICE_MS 250u
 #define TAIL_LINES 12u
-
-uint64_t lg_qemu_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void lg_qemu_path(const struct qemu_vm *vm, const char *file, char *buf,
 		  size_t len)
@@ -114,7 +106,7 @@ static int wait_agent_slice(struct qemu_vm *vm, unsigned slice_ms, char *err,
 		return boot_failed(vm, err, errlen);
 	if (ret == -ECONNRESET) {
 		snprintf(err, errlen, "QMP connection lost while qemu %ld runs",
-			 (long)vm->pid);
+			 (long)vm->proc.pid);
 		return ret;
 	}
 	return -EAGAIN;
@@ -123,14 +115,14 @@ static int wait_agent_slice(struct qemu_vm *vm, unsigned slice_ms, char *err,
 static int qemu_agent_channel(void *impl, int *fd, char *err, size_t errlen)
 {
 	struct qemu_vm *vm = impl;
-	uint64_t start = lg_qemu_now_ns(), elapsed_ms;
+	uint64_t start = lg_now_ns(), elapsed_ms;
 	unsigned slice;
 	int ret;
 
 	while (!vm->agent_open) {
-		if (vm->pid < 0 || !vm->qmp)
+		if (vm->proc.pid < 0 || !vm->qmp)
 			return boot_failed(vm, err, errlen);
-		elapsed_ms = (lg_qemu_now_ns() - start) / 1000000ull;
+		elapsed_ms = (lg_now_ns() - start) / 1000000ull;
 		if (elapsed_ms >= vm->boot_timeout_ms)
 			return boot_timed_out(vm, err, errlen);
 		if (boot_cancelled(vm)) {
@@ -144,7 +136,7 @@ static int qemu_agent_channel(void *impl, int *fd, char *err, size_t errlen)
 		ret = wait_agent_slice(vm, slice, err, errlen);
 		if (ret == 0) {
 			vm->agent_open = true;
-			vm->times.agent_open = lg_qemu_now_ns();
+			vm->times.agent_open = lg_now_ns();
 		} else if (ret != -EAGAIN) {
 			return ret;
 		}
@@ -221,7 +213,7 @@ static int simple_command(struct qemu_vm *vm, const char *cmd)
 	ret = lg_qmp_execute(vm->qmp, cmd, NULL, LG_QEMU_QMP_CMD_MS, NULL, err,
 			     sizeof(err));
 	if (ret < 0)
-		lg_err("qemu %ld: %s", (long)vm->pid, err);
+		lg_err("qemu %ld: %s", (long)vm->proc.pid, err);
 	return ret;
 }
 
@@ -246,11 +238,11 @@ static bool quit_gracefully(struct qemu_vm *vm)
 	ret = lg_qmp_execute(vm->qmp, "quit", NULL, QUIT_CMD_MS, NULL, err,
 			     sizeof(err));
 	if (ret < 0 && ret != -ECONNRESET)
-		lg_debug("qemu %ld: %s", (long)vm->pid, err);
+		lg_debug("qemu %ld: %s", (long)vm->proc.pid, err);
 	if (lg_qemu_gone(vm, QUIT_WAIT_MS))
 		return true;
-	lg_warn("qemu %ld did not quit within %u ms: killing it", (long)vm->pid,
-		QUIT_WAIT_MS);
+	lg_warn("qemu %ld did not quit within %u ms: killing it",
+		(long)vm->proc.pid, QUIT_WAIT_MS);
 	return false;
 }
 
@@ -258,9 +250,10 @@ static void kill_qemu(struct qemu_vm *vm)
 {
 	int st = 0, ret;
 
-	ret = lg_proc_kill(vm->pid, &st);
+	ret = lg_proc_kill(&vm->proc, &st);
 	if (ret < 0) {
-		lg_err("killing qemu %ld: %s", (long)vm->pid, strerror(-ret));
+		lg_err("killing qemu %ld: %s", (long)vm->proc.pid,
+		       strerror(-ret));
 		st = 0xff00;
 	}
 	lg_qemu_exited(vm, st);
@@ -276,7 +269,7 @@ static int qemu_stop(void *impl)
 			kill_qemu(vm);
 	}
 	if (!vm->times.stop_done)
-		vm->times.stop_done = lg_qemu_now_ns();
+		vm->times.stop_done = lg_now_ns();
 	return 0;
 }
 
@@ -287,7 +280,7 @@ void lg_qemu_destroy(void *impl)
 	struct qemu_vm *vm = impl;
 	int ret;
 
-	if (vm->pid > 0)
+	if (vm->proc.pid > 0)
 		qemu_stop(vm);
 	if (vm->agent_fd >= 0)
 		close(vm->agent_fd);
@@ -327,7 +320,7 @@ static const struct lg_vm_times *qemu_times(const void *impl)
 
 static pid_t qemu_pid(const void *impl)
 {
-	return ((const struct qemu_vm *)impl)->pid;
+	return ((const struct qemu_vm *)impl)->proc.pid;
 }
 
 const struct lg_hv_backend lg_hv_qemu_backend = {

@@ -4,6 +4,7 @@
 #define LG_HV_QEMU_H
 
 #include "hv/hv.h"
+#include "hv/proc.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -29,8 +30,8 @@ struct lg_qmp;
 
 /* The backend's state behind struct lg_vm. */
 struct qemu_vm {
-	pid_t pid;   /* -1 when there is no process (never, or reaped) */
-	int wstatus; /* once reaped */
+	struct lg_proc proc; /* pid -1 when there is none (never, or reaped) */
+	int wstatus;	     /* once reaped */
 	bool stop_requested;
 	bool agent_open;
 	int agent_fd;
@@ -68,7 +69,6 @@ bool lg_qemu_gone(struct qemu_vm *vm, unsigned wait_ms);
 void lg_qemu_exited(struct qemu_vm *vm, int wstatus);
 
 /* qemu.c helpers. */
-uint64_t lg_qemu_now_ns(void);
 /* RUNDIR/file into buf (empty if it does not fit). */
 void lg_qemu_path(const struct qemu_vm *vm, const char *file, char *buf,
 		  size_t len);

@@ -2,6 +2,7 @@
 #include "hv/qmp.h"
 #include "hv/errmsg.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -20,33 +21,16 @@
 struct lg_qmp {
 	int fd;
 	bool eof;
+	bool broken; /* a command was sent in part: the stream is garbled */
 	unsigned next_id;
 	json_t *events; /* array, oldest first */
 	size_t len;	/* bytes used in line */
 	char line[LG_QMP_LINE_MAX];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t deadline_after(unsigned timeout_ms)
 {
-	return now_ns() + (uint64_t)timeout_ms * 1000000ull;
-}
-
-/* Milliseconds left until deadline, rounded up; 0 once it passed. */
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now = now_ns();
-
-	if (now >= deadline)
-		return 0;
-	return (int)((deadline - now + 999999) / 1000000);
+	return lg_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 }
 
 static uint64_t max_u64(uint64_t a, uint64_t b)
@@ -106,7 +90,7 @@ static int fill(struct lg_qmp *q, uint64_t deadline, char *err, size_t errlen)
 		return -EMSGSIZE;
 	}
 	do {
-		ret = poll(&pfd, 1, ms_left(deadline));
+		ret = poll(&pfd, 1, lg_ms_until(deadline));
 	} while (ret < 0 && errno == EINTR);
 	if (ret < 0)
 		return lg_hv_syserr(err, errlen, "poll on QMP socket");
@@ -114,7 +98,8 @@ static int fill(struct lg_qmp *q, uint64_t deadline, char *err, size_t errlen)
 		snprintf(err, errlen, "no answer on QMP socket in time");
 		return -ETIMEDOUT;
 	}
-	n = read(q->fd, q->line + q->len, sizeof(q->line) - q->len);
+	n = recv(q->fd, q->line + q->len, sizeof(q->line) - q->len,
+		 MSG_DONTWAIT);
 	if (n < 0 && errno == ECONNRESET) /* QEMU went away */
 		n = 0;
 	if (n < 0) {
@@ -160,13 +145,44 @@ static void queue_event(struct lg_qmp *q, json_t *msg)
 	json_array_append(q->events, msg);
 }
 
-static int send_line(struct lg_qmp *q, json_t *msg, char *err, size_t errlen)
+/* Waits until fd takes more bytes or deadline passes. */
+static int wait_writable(int fd, uint64_t deadline, char *err, size_t errlen)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	int ret;
+
+	do {
+		ret = poll(&pfd, 1, lg_ms_until(deadline));
+	} while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		return lg_hv_syserr(err, errlen, "poll on QMP socket");
+	if (ret == 0) {
+		snprintf(err, errlen, "QEMU took no QMP input in time");
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/*
+ * Sends msg and a newline, waiting until deadline at most: QEMU not
+ * reading its socket must not hang us. Non-blocking sends, so the fd
+ * itself can stay blocking.
+ */
+static int send_line(struct lg_qmp *q, json_t *msg, uint64_t deadline,
+		     char *err, size_t errlen)
+{
+	char *text;
 	size_t len, off = 0;
 	ssize_t n;
 	int ret = 0;
 
+	if (q->broken) {
+		snprintf(err, errlen,
+			 "QMP connection unusable after a "
+			 "command was sent in part");
+		return -EPIPE;
+	}
+	text = json_dumps(msg, JSON_COMPACT);
 	if (!text) {
 		snprintf(err, errlen, "encoding a QMP command failed");
 		return -ENOMEM;
@@ -174,15 +190,21 @@ static int send_line(struct lg_qmp *q, json_t *msg, char *err, size_t errlen)
 	len = strlen(text);
 	text[len] = '\n'; /* replaces the NUL; length is tracked */
 	while (off < len + 1) {
-		n = send(q->fd, text + off, len + 1 - off, MSG_NOSIGNAL);
+		n = send(q->fd, text + off, len + 1 - off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			ret = wait_writable(q->fd, deadline, err, errlen);
+		else if (n < 0)
 			ret = lg_hv_syserr(err, errlen, "write QMP socket");
+		else
+			off += (size_t)n;
+		if (ret < 0)
 			break;
-		}
-		off += (size_t)n;
 	}
+	if (ret < 0 && off > 0)
+		q->broken = true;
 	free(text);
 	return ret;
 }
@@ -253,8 +275,12 @@ int lg_qmp_execute(struct lg_qmp *q, const char *cmd, json_t *args,
 		snprintf(err, errlen, "building QMP command %s failed", cmd);
 		return -ENOMEM;
 	}
-	rc = send_line(q, msg, err, errlen);
+	rc = send_line(q, msg, deadline, err, errlen);
 	json_decref(msg);
+	if (rc == -ETIMEDOUT)
+		snprintf(err, errlen,
+			 "QMP %s: QEMU did not take the command within %u ms",
+			 cmd, timeout_ms);
 	if (rc < 0)
 		return rc;
 	rc = await_answer(q, cmd, id, deadline, ret, err, errlen);
@@ -380,7 +406,7 @@ static int connect_retry(const char *path, uint64_t deadline,
 			if (ret < 0)
 				return ret;
 		}
-		if (now_ns() >= deadline) {
+		if (lg_now_ns() >= deadline) {
 			snprintf(err, errlen, "QMP socket %s did not appear",
 				 path);
 			return -ETIMEDOUT;
@@ -406,7 +432,7 @@ static int negotiate(struct lg_qmp *q, uint64_t deadline, char *err,
 	}
 	json_decref(msg);
 	return lg_qmp_execute(q, "qmp_capabilities", NULL,
-			      (unsigned)ms_left(deadline) + 1, NULL, err,
+			      (unsigned)lg_ms_until(deadline) + 1, NULL, err,
 			      errlen);
 }
 

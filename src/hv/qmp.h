@@ -39,6 +39,9 @@ int lg_qmp_connect(const char *path, unsigned timeout_ms, lg_qmp_check_fn check,
  * On success *ret holds a new reference to the "return" value (ret may be
  * NULL). A QMP error gives -EREMOTEIO with its "desc" in err; no answer
  * within timeout_ms gives -ETIMEDOUT; a closed socket -ECONNRESET.
+ * Sending counts against timeout_ms too: QEMU not reading its socket gives
+ * -ETIMEDOUT, and once a command went out in part every later one fails
+ * with -EPIPE (the stream is garbled).
  */
 int lg_qmp_execute(struct lg_qmp *q, const char *cmd, json_t *args,
 		   unsigned timeout_ms, json_t **ret, char *err, size_t errlen);

@@ -4,12 +4,20 @@
  *
  * Needs LG_TEST_KERNEL (guest kernel) and LG_TEST_INITRD (the project's
  * initramfs, checked to open the agent channel); exits 77 (skip) without
- * them. Builds its own busybox initramfs images (an echo guest, a guest
- * whose /init exits) under a temp dir, or takes LG_TEST_ECHO_INITRD.
+ * them. Builds its own busybox initramfs images (an echo guest, one that
+ * floods its console first, a guest whose /init exits) under a temp dir,
+ * or takes LG_TEST_ECHO_INITRD for the echo guest.
  * LG_TEST_BOOT_RUNS sets how many boots are timed (default 3).
+ * Also checks the backend's internals that need no VM: process spawning
+ * and reaping (hv/proc.h), the QMP client's send deadline (hv/qmp.h) and
+ * the KVM probe's time bound (hv/kvm-probe.h).
  */
+#include "common/clock.h"
 #include "common/log.h"
 #include "hv/hv.h"
+#include "hv/kvm-probe.h"
+#include "hv/proc.h"
+#include "hv/qmp.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +41,7 @@
 
 static int failures;
 static char base_dir[256]; /* everything the test creates lives here */
-static char echo_initrd[512], panic_initrd[512];
+static char echo_initrd[512], flood_initrd[512], panic_initrd[512];
 static const char *kernel, *project_initrd;
 
 __attribute__((format(printf, 2, 3))) static bool check(bool ok,
@@ -50,33 +60,38 @@ __attribute__((format(printf, 2, 3))) static bool check(bool ok,
 	return ok;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* --- initramfs images ----------------------------------------------- */
 
-static const char echo_init[] =
-	"#!/bin/busybox sh\n"
-	"/bin/busybox --install -s /bin\n"
-	"export PATH=/bin\n"
-	"mount -t proc proc /proc\n"
-	"mount -t sysfs sys /sys\n"
-	"mount -t devtmpfs dev /dev\n"
-	"for p in /sys/class/virtio-ports/*; do\n"
-	"  [ \"$(cat $p/name)\" = org.luminaguard.agent ] && "
-	"port=/dev/${p##*/}\n"
-	"done\n"
-	"echo \"echo-init: agent port $port\"\n"
-	"[ -b /dev/vda ] && echo \"echo-init: vda present\"\n"
+#define ECHO_INIT_SETUP                                                        \
+	"#!/bin/busybox sh\n"                                                  \
+	"/bin/busybox --install -s /bin\n"                                     \
+	"export PATH=/bin\n"                                                   \
+	"mount -t proc proc /proc\n"                                           \
+	"mount -t sysfs sys /sys\n"                                            \
+	"mount -t devtmpfs dev /dev\n"                                         \
+	"for p in /sys/class/virtio-ports/*; do\n"                             \
+	"  [ \"$(cat $p/name)\" = org.luminaguard.agent ] && "                 \
+	"port=/dev/${p##*/}\n"                                                 \
+	"done\n"                                                               \
+	"echo \"echo-init: agent port $port\"\n"                               \
+	"[ -b /dev/vda ] && echo \"echo-init: vda present\"\n"                 \
 	"echo \"echo-init: cmdline $(cat /proc/cmdline)\"\n"
-	"exec 3<>$port\n"
-	/* Reads give EOF while the host side is not connected: retry. */
-	"while :; do cat <&3 >&3; sleep 0.05; done\n";
+/* Reads give EOF while the host side is not connected: retry. */
+#define ECHO_INIT_LOOP                                                         \
+	"exec 3<>$port\n"                                                      \
+	"while :; do cat <&3 >&3; sleep 0.05; done\n"
+
+static const char echo_init[] = ECHO_INIT_SETUP ECHO_INIT_LOOP;
+
+/* Console cap for the flood guest, and how much it writes (4x that). */
+#define FLOOD_CAP (256u << 10)
+#define FLOOD_BYTES "1048576"
+
+static const char flood_init[] = ECHO_INIT_SETUP
+	"echo flood-init: start\n"
+	"yes 0123456789abcdef0123456789abcdef | head -c " FLOOD_BYTES
+	" > /dev/console\n"
+	"echo flood-init: done\n" ECHO_INIT_LOOP;
 
 static const char panic_init[] = "#!/bin/busybox sh\n"
 				 "echo 'panic-init: exiting on purpose'\n"
@@ -260,9 +275,9 @@ static enum lg_vm_state wait_end(struct lg_vm *vm, char *reason, size_t len,
 				 unsigned ms)
 {
 	enum lg_vm_state s = LG_VM_RUNNING;
-	uint64_t end = now_ns() + (uint64_t)ms * 1000000ull;
+	uint64_t end = lg_now_ns() + (uint64_t)ms * 1000000ull;
 
-	while (now_ns() < end) {
+	while (lg_now_ns() < end) {
 		s = state_of(vm, reason, len);
 		if (s == LG_VM_STOPPED || s == LG_VM_FAILED)
 			break;
@@ -447,10 +462,13 @@ static void check_times(struct lg_vm *vm)
 	const struct lg_vm_times *t = lg_vm_times(vm);
 
 	check(t->spawn_start && t->spawn_start <= t->process_ready &&
-		      t->process_ready <= t->agent_open &&
+		      t->process_ready <= t->guest_start &&
+		      t->guest_start <= t->agent_open &&
 		      t->agent_open <= t->stop_done,
-	      "times are recorded in order (ready +%.3f s, agent +%.3f s)",
+	      "times are recorded in order (ready +%.3f s, guest started "
+	      "+%.3f s, agent +%.3f s)",
 	      (double)(t->process_ready - t->spawn_start) / 1e9,
+	      (double)(t->guest_start - t->spawn_start) / 1e9,
 	      (double)(t->agent_open - t->spawn_start) / 1e9);
 }
 
@@ -587,6 +605,9 @@ static void test_echo_vm(void)
 	pid = lg_vm_pid(vm);
 	printf("# accel %s, pid %ld, rundir %s\n", lg_vm_accel_name(vm), pid,
 	       rundir);
+	/* QEMU starts paused (-S); spawn lets the guest run once QMP is up. */
+	check(state_of(vm, err, sizeof(err)) == LG_VM_RUNNING,
+	      "status is running right after spawn (%s)", err);
 	fd = open_channel(vm, err, sizeof(err));
 	if (check(fd >= 0, "agent channel opens")) {
 		check(round_trip(fd, "hello luminaguard\n"), "echo round trip");
@@ -661,6 +682,330 @@ static void test_boot_timeout(void)
 	check_empty_and_remove(dir);
 }
 
+/*
+ * A guest writing 4x the console cap to /dev/console: the log stops at
+ * the cap, QEMU keeps running and the guest carries on (its agent port
+ * opens after the flood, and echoes).
+ */
+static void test_console_cap(void)
+{
+	char dir[300], err[4096], path[600], tail[256];
+	struct lg_vm_config cfg;
+	struct stat st;
+	struct lg_vm *vm;
+	long long size;
+	long pid;
+	int fd;
+
+	use_runtime_dir("flood", dir, sizeof(dir));
+	vm_config(&cfg, flood_initrd);
+	cfg.console_max_bytes = FLOOD_CAP;
+	vm = spawn_vm_cfg(&cfg);
+	if (!vm)
+		return check_empty_and_remove(dir);
+	pid = lg_vm_pid(vm);
+	fd = open_channel(vm, err, sizeof(err));
+	if (check(fd >= 0, "flood: agent channel opens after the flood"))
+		check(round_trip(fd, "after the flood\n"),
+		      "flood: echo round trip");
+	else
+		printf("# %s\n", err);
+	check(!pid_gone(pid) && state_of(vm, NULL, 0) == LG_VM_RUNNING,
+	      "flood: qemu %ld still runs", pid);
+	snprintf(path, sizeof(path), "%s/console.log", lg_vm_runtime_dir(vm));
+	size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+	check(size == FLOOD_CAP,
+	      "flood: console.log stopped at the cap (%lld of %u bytes)", size,
+	      FLOOD_CAP);
+	lg_vm_console_tail(vm, tail, sizeof(tail), 2);
+	if (!check(strstr(tail, "0123456789abcdef") &&
+			   !strstr(tail, "flood-init: done"),
+		   "flood: the log ends in the flood (later output is lost)"))
+		printf("# console tail:\n%s\n", tail);
+	snprintf(path, sizeof(path), "%s/qemu.log", lg_vm_runtime_dir(vm));
+	size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+	check(size == 0, "flood: qemu.log is empty (%lld bytes)", size);
+	lg_vm_destroy(vm);
+	check_empty_and_remove(dir);
+}
+
+/* --- runtime directory preparation ------------------------------------ */
+
+static void expect_prepare(const char *path, int want, const char *what)
+{
+	int ret = lg_runtime_dir_prepare(path);
+
+	check(ret == want, "lg_runtime_dir_prepare: %s (ret %d, want %d)", what,
+	      ret, want);
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+
+/* A symlink in a shared directory must not take a VM's runtime dir. */
+static void expect_spawn_refuses_link(const char *link, const char *target)
+{
+	struct lg_vm_config cfg;
+	struct lg_vm *vm = NULL;
+	char err[1024];
+	int ret;
+
+	vm_config(&cfg, echo_initrd);
+	cfg.runtime_parent = link;
+	ret = lg_vm_spawn("qemu", &cfg, &vm, err, sizeof(err));
+	check(ret < 0 && !vm && strstr(err, "runtime directory"),
+	      "spawn refuses a runtime_parent that is a symlink in a shared "
+	      "dir: %s",
+	      err);
+	check(count_entries(target) == 0, "nothing was created behind it");
+	lg_vm_destroy(vm);
+}
+
+static void test_runtime_dir_prepare(void)
+{
+	char shared[300], p[400], target[400], file[400];
+
+	snprintf(shared, sizeof(shared), "%s/shared", base_dir);
+	snprintf(target, sizeof(target), "%s/target", base_dir);
+	mkdir(shared, 0700);
+	chmod(shared, 01777);
+	mkdir(target, 0700);
+	snprintf(p, sizeof(p), "%s/new", shared);
+	expect_prepare(p, 0, "a new dir in a shared dir");
+	check(mode_of(p) == 0700, "it is created 0700 (%o)", mode_of(p));
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/loose", shared);
+	mkdir(p, 0700);
+	chmod(p, 0777);
+	expect_prepare(p, 0, "our own 0777 dir in a shared dir");
+	check(mode_of(p) == 0700, "it is made 0700 (%o)", mode_of(p));
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/link", shared);
+	if (symlink(target, p) == 0) {
+		expect_prepare(p, -ELOOP, "a symlink in a shared dir");
+		expect_spawn_refuses_link(p, target);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/privlink", base_dir);
+	if (symlink(target, p) == 0) {
+		expect_prepare(p, 0, "a symlink in a private dir is followed");
+		unlink(p);
+	}
+	snprintf(file, sizeof(file), "%s/plain-file", base_dir);
+	write_file(file, "", 0, 0600);
+	expect_prepare(file, -ENOTDIR, "a regular file");
+	unlink(file);
+	if (geteuid() == 0) {
+		snprintf(p, sizeof(p), "%s/other", shared);
+		mkdir(p, 0700);
+		if (chown(p, 65534, 65534) == 0)
+			expect_prepare(p, -EPERM,
+				       "another user's dir in a shared dir");
+		rmdir(p);
+	}
+	rmdir(target);
+	rmdir(shared);
+}
+
+/* --- process spawning and reaping (hv/proc.h) ------------------------- */
+
+static int spawn_sleep(const char *secs, struct lg_proc *p)
+{
+	char *const argv[] = {"sleep", (char *)secs, NULL};
+	struct lg_proc_opts opts = {.log_fd = 2};
+	char err[256];
+	int ret;
+
+	ret = lg_proc_spawn("/bin/sleep", argv, &opts, p, err, sizeof(err));
+	if (ret < 0)
+		printf("# %s\n", err);
+	return ret;
+}
+
+/* Is p dead already (not reaped: WNOWAIT)? */
+static bool died(const struct lg_proc *p, siginfo_t *si)
+{
+	memset(si, 0, sizeof(*si));
+	return waitid(P_PID, (id_t)p->pid, si, WEXITED | WNOHANG | WNOWAIT) ==
+		       0 &&
+	       si->si_pid == p->pid;
+}
+
+#define SIGINT_SPAWNS 300
+
+/*
+ * In a process group of our own, a pest keeps sending SIGINT to the
+ * group (as a terminal's Ctrl-C would) while we, with SIGINT blocked,
+ * spawn. Until setpgid each child is in our group and gets it: it must
+ * be discarded, and every spawn that reports success must have exec'd.
+ * Returns the number of bad spawns, as an exit status.
+ */
+static int spawn_under_sigint(void)
+{
+	int bad = 0, ws, i;
+	struct lg_proc p;
+	sigset_t set;
+	siginfo_t si;
+	pid_t pest;
+
+	if (setpgid(0, 0) < 0)
+		return 100;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	pest = fork();
+	if (pest == 0) {
+		signal(SIGINT, SIG_IGN);
+		for (;;)
+			kill(0, SIGINT);
+	}
+	for (i = 0; i < SIGINT_SPAWNS; i++) {
+		if (spawn_sleep("30", &p) < 0) {
+			bad++;
+			continue;
+		}
+		if (died(&p, &si)) {
+			printf("# spawn %d: reported started, but the child "
+			       "died (code %d, status %d)\n",
+			       i, si.si_code, si.si_status);
+			bad++;
+		}
+		lg_proc_kill(&p, &ws);
+		lg_proc_release(&p);
+	}
+	kill(pest, SIGKILL);
+	waitpid(pest, NULL, 0);
+	fflush(stdout);
+	return bad > 99 ? 99 : bad;
+}
+
+static void test_proc_signals(void)
+{
+	pid_t helper;
+	int st = 0;
+
+	fflush(stdout);
+	helper = fork();
+	if (helper == 0)
+		_exit(spawn_under_sigint());
+	waitpid(helper, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "%d spawns under a SIGINT storm all exec (bad: %d)",
+	      SIGINT_SPAWNS, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+static void test_proc(void)
+{
+	char *const argv[] = {"nosuch", NULL};
+	struct lg_proc_opts opts = {.log_fd = 2};
+	struct lg_proc p;
+	char err[256];
+	uint64_t t0;
+	double ms;
+	int ret, ws = 0;
+
+	ret = lg_proc_spawn("/nonexistent/nosuch", argv, &opts, &p, err,
+			    sizeof(err));
+	check(ret == -ENOENT && p.pid == -1 && strstr(err, "exec"),
+	      "proc: exec failure is reported: %s", err);
+	if (spawn_sleep("0.3", &p) < 0)
+		return (void)check(false, "proc: spawn sleep");
+	check(p.pidfd >= 0, "proc: a pidfd is held (kernel has pidfd_open)");
+	t0 = lg_now_ns();
+	ret = lg_proc_reap(&p, 5000, &ws);
+	ms = (double)(lg_now_ns() - t0) / 1e6;
+	check(ret == 1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && ms < 1000,
+	      "proc: reap waits for the exit, then returns (%.0f ms)", ms);
+	lg_proc_release(&p);
+	check(p.pid == -1 && p.pidfd == -1, "proc: release forgets it");
+	if (spawn_sleep("30", &p) < 0)
+		return (void)check(false, "proc: spawn sleep");
+	t0 = lg_now_ns();
+	ret = lg_proc_reap(&p, 200, &ws);
+	ms = (double)(lg_now_ns() - t0) / 1e6;
+	check(ret == 0 && ms >= 190 && ms < 1000,
+	      "proc: reap of a running process times out (%.0f ms)", ms);
+	check(lg_proc_reap(&p, 0, &ws) == 0, "proc: reap 0 ms just looks");
+	ret = lg_proc_kill(&p, &ws);
+	check(ret == 0 && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL,
+	      "proc: kill SIGKILLs and reaps it");
+	lg_proc_release(&p);
+	test_proc_signals();
+}
+
+/* --- QMP client: sends have a deadline (hv/qmp.h) ---------------------- */
+
+/* A QMP server that negotiates, then never reads again. */
+static void fake_qmp_server(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char greeting[] = "{\"QMP\": {\"version\": {}}}\n";
+	const char ok[] = "{\"return\": {}, \"id\": \"lg-0\"}\n";
+	char buf[512];
+	int s, c;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		_exit(1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(s, 1) < 0)
+		_exit(1);
+	c = accept(s, NULL, NULL);
+	if (c < 0 || write(c, greeting, strlen(greeting)) < 0 ||
+	    read(c, buf, sizeof(buf)) <= 0 || write(c, ok, strlen(ok)) < 0)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+static void test_qmp_send_deadline(void)
+{
+	const size_t big = 8u << 20; /* far beyond a socket buffer */
+	char path[400], err[256];
+	struct lg_qmp *q = NULL;
+	char *blob;
+	uint64_t t0;
+	double ms;
+	pid_t srv;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/fake-qmp.sock", base_dir);
+	srv = fork();
+	if (srv == 0)
+		fake_qmp_server(path);
+	ret = lg_qmp_connect(path, 5000, NULL, NULL, &q, err, sizeof(err));
+	if (!check(ret == 0, "qmp: connect to a fake server (%s)",
+		   ret ? err : "ok"))
+		goto out;
+	blob = malloc(big + 1);
+	if (!blob)
+		goto out;
+	memset(blob, 'x', big);
+	blob[big] = '\0';
+	t0 = lg_now_ns();
+	ret = lg_qmp_execute(q, "x", json_pack("{s:s}", "blob", blob), 300,
+			     NULL, err, sizeof(err));
+	ms = (double)(lg_now_ns() - t0) / 1e6;
+	free(blob);
+	check(ret == -ETIMEDOUT && ms < 2000,
+	      "qmp: a send QEMU does not read times out (%.0f ms): %s", ms,
+	      err);
+	ret = lg_qmp_execute(q, "query-status", NULL, 300, NULL, err,
+			     sizeof(err));
+	check(ret == -EPIPE, "qmp: then the connection refuses commands: %s",
+	      err);
+out:
+	lg_qmp_close(q);
+	kill(srv, SIGKILL);
+	waitpid(srv, NULL, 0);
+	unlink(path);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -679,13 +1024,13 @@ static void time_boots(const char *what, const char *initrd, int n)
 
 	use_runtime_dir(what, dir, sizeof(dir));
 	for (int i = 0; i < n && i < 16; i++) {
-		t0 = now_ns();
+		t0 = lg_now_ns();
 		vm = spawn_vm(initrd, 60000);
 		if (!vm)
 			continue;
 		if (check(open_channel(vm, err, sizeof(err)) >= 0,
 			  "%s: boot %d opens the agent channel", what, i + 1))
-			secs[ok++] = (double)(now_ns() - t0) / 1e9;
+			secs[ok++] = (double)(lg_now_ns() - t0) / 1e9;
 		else
 			printf("# %s\n", err);
 		lg_vm_destroy(vm);
@@ -696,6 +1041,28 @@ static void time_boots(const char *what, const char *initrd, int n)
 		       "(min %.3f, max %.3f)\n",
 		       what, ok, secs[ok / 2], secs[0], secs[ok - 1]);
 	check_empty_and_remove(dir);
+}
+
+/*
+ * A loop of 2^32 iterations (minutes when emulated, seconds on hardware)
+ * must be cut off at the bound, leaving no signal blocked or pending.
+ */
+static void test_kvm_probe_bound(void)
+{
+	sigset_t mask, pending;
+	char err[256] = "";
+	uint64_t ns = 0;
+	int ret;
+
+	ret = lg_kvm_run_loop(UINT32_MAX, 300, &ns, err, sizeof(err));
+	check(ret == -ETIMEDOUT && ns >= 290000000ull && ns < 2000000000ull,
+	      "KVM probe: an endless loop is cut off at 300 ms (%.0f ms): %s",
+	      (double)ns / 1e6, err);
+	sigprocmask(SIG_BLOCK, NULL, &mask);
+	sigpending(&pending);
+	check(!sigismember(&mask, SIGRTMAX - 1) &&
+		      !sigismember(&pending, SIGRTMAX - 1),
+	      "KVM probe: its timer signal is neither blocked nor pending");
 }
 
 static void test_kvm_probe(void)
@@ -712,6 +1079,7 @@ static void test_kvm_probe(void)
 
 		check(ret == 0 && ns > 0, "timed KVM loop runs: %.3f ms %s",
 		      (double)ns / 1e6, ret ? err : "");
+		test_kvm_probe_bound();
 	}
 }
 
@@ -741,6 +1109,9 @@ static int prepare_images(void)
 		snprintf(echo_initrd, sizeof(echo_initrd), "%s", echo);
 	else if (make_initramfs("echo", echo_init, echo_initrd,
 				sizeof(echo_initrd)) < 0)
+		return -1;
+	if (make_initramfs("flood", flood_init, flood_initrd,
+			   sizeof(flood_initrd)) < 0)
 		return -1;
 	return make_initramfs("panic", panic_init, panic_initrd,
 			      sizeof(panic_initrd));
@@ -780,10 +1151,14 @@ int main(void)
 		return 1;
 	}
 	test_runtime_parent();
+	test_runtime_dir_prepare();
+	test_proc();
+	test_qmp_send_deadline();
 	test_kvm_probe();
 	test_spawn_failures();
 	test_sweep();
 	test_echo_vm();
+	test_console_cap();
 	test_panic_vm();
 	test_killed_vm();
 	test_boot_timeout();
