@@ -24,7 +24,10 @@
 
 /* How often to look for a gone process group while pipes stay open. */
 #define EXEC_LINGER_TICK_MS 100u
-/* A pipe held by a process that left the group: EXIT after this long. */
+/*
+ * A pipe held by a process that left the group: EXIT after this long of
+ * output able to flow once the group is gone.
+ */
 #define EXEC_LINGER_MS 2000u
 /* Credit is a sum of u32 grants; capped far below overflow. */
 #define EXEC_CREDIT_MAX (UINT64_C(1) << 40)
@@ -43,9 +46,17 @@ struct exec {
 	uint64_t out_credit; /* STDOUT+STDERR bytes the host accepts now */
 	uint32_t in_unacked; /* STDIN bytes taken but not yet WINDOWed */
 	bool started, reaped;
+	/*
+	 * Reaped and its process group seen empty: the pgid is free for
+	 * reuse by an unrelated group, so it is never signalled again.
+	 */
+	bool group_gone;
 	bool stdin_attached, stdin_close, stdin_broken;
+	/* Output could flow at some point since the last linger tick. */
+	bool out_flowed;
 	int wstatus;
-	uint64_t group_gone_at;
+	uint64_t linger_at; /* last linger tick (or the reap) */
+	uint64_t linger_ms; /* time output could flow since the group went */
 	struct timer timeout_t, linger_t;
 	char *argv0, *cwd;
 	struct grave grave;
@@ -58,15 +69,36 @@ static struct exec *exec_of(struct stream *st)
 	return container_of(st, struct exec, st);
 }
 
+/*
+ * Once the child is reaped, an empty process group is gone for good: no
+ * process can join it, and its pgid may be handed to a new group.
+ */
+static bool exec_group_gone(struct exec *e)
+{
+	if (!e->group_gone && e->reaped && kill(-e->pid, 0) < 0 &&
+	    errno == ESRCH)
+		e->group_gone = true;
+	return e->group_gone;
+}
+
 /* kill() the exec's process group; before setsid() only the child. */
 static int exec_kill(struct exec *e, int sig)
 {
+	int err;
+
 	/* pid 0 would make kill() hit the agent's own process group. */
-	if (e->pid <= 0)
+	if (e->pid <= 0 || e->group_gone)
 		return -ESRCH;
 	if (kill(-e->pid, sig) == 0)
 		return 0;
-	if (!e->reaped && kill(e->pid, sig) == 0)
+	err = errno;
+	if (e->reaped) {
+		if (err == ESRCH)
+			e->group_gone = true;
+		return -err;
+	}
+	/* Not reaped: the child holds its pid, so this cannot hit another. */
+	if (kill(e->pid, sig) == 0)
 		return 0;
 	return -errno;
 }
@@ -232,12 +264,20 @@ static void exec_stdin_close(struct exec *e)
 
 /* ---- output ------------------------------------------------------- */
 
+/* Output may not be read now: no credit, or the session is throttled. */
+static bool exec_out_blocked(const struct exec *e)
+{
+	return !e->started || e->out_credit == 0 ||
+	       !session_can_send_data(e->st.s);
+}
+
 /* Read a pipe only with credit and room: real backpressure. */
 static void exec_update_polling(struct exec *e)
 {
-	bool out_ok = e->started && e->out_credit > 0 &&
-		      session_can_send_data(e->st.s);
+	bool out_ok = !exec_out_blocked(e);
 
+	if (out_ok)
+		e->out_flowed = true;
 	for (int i = OUT_STDOUT; i <= OUT_STDERR; i++) {
 		if (watch_set(&e->out_w[i], out_ok ? EPOLLIN : 0) < 0) {
 			/* Cannot watch it: end the exec rather than hang. */
@@ -346,29 +386,29 @@ static void exec_status_ready(struct watch *w, uint32_t events)
 	exec_update_polling(e);
 }
 
-static bool exec_group_alive(const struct exec *e)
-{
-	return kill(-e->pid, 0) == 0 || errno == EPERM;
-}
-
 /*
  * After the child was reaped, a process it left behind may still hold the
- * pipes: wait for their EOF while its process group lives; if the group is
- * gone (the holder escaped with setsid) give up after EXEC_LINGER_MS of
- * unthrottled waiting and send EXIT anyway.
+ * pipes: wait for their EOF while its process group lives. Once the group
+ * is gone (the holder escaped with setsid), give up after EXEC_LINGER_MS
+ * and send EXIT anyway. Time stalled on the host does not count: a tick in
+ * which the output never could flow (no credit, or the session's output
+ * queue full, all along) is left out; any other tick counts in full, so a
+ * host granting credit steadily to a holder that never stops writing still
+ * gets its EXIT.
  */
 static void exec_linger(struct timer *t)
 {
 	struct exec *e = container_of(t, struct exec, linger_t);
-	bool blocked = !e->started || e->out_credit == 0 ||
-		       !session_can_send_data(e->st.s);
+	bool was_gone = e->group_gone;
+	bool flowed = e->out_flowed || !exec_out_blocked(e);
 	uint64_t now = now_ms();
 
-	if (blocked || exec_group_alive(e)) {
-		e->group_gone_at = 0;
-	} else if (!e->group_gone_at) {
-		e->group_gone_at = now;
-	} else if (now - e->group_gone_at >= EXEC_LINGER_MS) {
+	e->out_flowed = false;
+	/* Counted only from the first look that found the group gone. */
+	if (exec_group_gone(e) && was_gone && flowed)
+		e->linger_ms += now - e->linger_at;
+	e->linger_at = now;
+	if (e->linger_ms >= EXEC_LINGER_MS) {
 		watch_close(&e->out_w[OUT_STDOUT]);
 		watch_close(&e->out_w[OUT_STDERR]);
 		if (exec_maybe_finish(e))
@@ -396,8 +436,13 @@ void exec_child_exited(pid_t pid, int status)
 		return; /* an orphan re-parented to us, or a failed exec */
 	e->reaped = true;
 	e->wstatus = status;
-	if (!exec_maybe_finish(e))
-		timer_arm(&e->linger_t, EXEC_LINGER_TICK_MS);
+	if (exec_maybe_finish(e))
+		return;
+	/* Look at once: the sooner the pgid is known free, the safer. */
+	exec_group_gone(e);
+	e->linger_at = now_ms();
+	e->out_flowed = false;
+	timer_arm(&e->linger_t, EXEC_LINGER_TICK_MS);
 }
 
 /* ---- frames from the host ----------------------------------------- */
@@ -415,7 +460,11 @@ static void exec_signal(struct exec *e, const struct lg_frame *f)
 		stream_fail(&e->st, EINVAL, "signal: invalid signal number");
 		return;
 	}
-	/* ESRCH: the group is gone and EXIT is on its way; nothing to say. */
+	/*
+	 * ESRCH: the group is gone and EXIT is on its way; nothing to say.
+	 * A group already known gone is not signalled at all: its pgid may
+	 * belong to someone else by now.
+	 */
 	exec_kill(e, (int)signo);
 }
 

@@ -289,27 +289,61 @@ static void put_end(struct xfer *x)
 
 /* ---- FILE_GET ----------------------------------------------------- */
 
+/* 0 for a regular file, else the errno FILE_GET answers for its type. */
+static int get_type_err(mode_t m)
+{
+	if (S_ISREG(m))
+		return 0;
+	if (S_ISDIR(m))
+		return EISDIR;
+	/* What open(2) says for a socket. */
+	if (S_ISSOCK(m))
+		return ENXIO;
+	return EINVAL;
+}
+
+/*
+ * Opens PATH (following symlinks) for reading, but only if it is a regular
+ * file: the type is checked on an O_PATH fd first, so a device or FIFO is
+ * never really opened (no driver open side effects, no blocking). The
+ * checked inode is then reopened through /proc/self/fd; without /proc, the
+ * path is opened again and must still name the same regular file.
+ */
 static int get_open(const char *path, uint32_t *mode)
 {
-	struct stat st;
-	int fd, err;
+	const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	struct stat st, st2;
+	char proc[64];
+	int pfd, fd, err;
 
-	/* O_NONBLOCK: opening a FIFO must not hang the agent. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0)
+	if (fstat(pfd, &st) < 0)
 		err = errno;
-	else if (S_ISDIR(st.st_mode))
-		err = EISDIR;
-	else if (!S_ISREG(st.st_mode))
-		err = EINVAL;
 	else
-		err = 0;
+		err = get_type_err(st.st_mode);
 	if (err) {
-		close(fd);
+		close(pfd);
 		return -err;
 	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, flags);
+	if (fd < 0 && errno == ENOENT) {
+		/* No /proc: the path again, checked against what we saw. */
+		fd = open(path, flags);
+		if (fd >= 0 &&
+		    (fstat(fd, &st2) < 0 || st2.st_dev != st.st_dev ||
+		     st2.st_ino != st.st_ino)) {
+			close(fd);
+			fd = -1;
+			errno = EAGAIN;
+		}
+	}
+	err = errno;
+	close(pfd);
+	if (fd < 0)
+		return -err;
 	*mode = st.st_mode & 07777u;
 	return fd;
 }
@@ -414,7 +448,7 @@ void file_frame(struct stream *st, const struct lg_frame *f)
 		put_end(x);
 	else if (st->kind == STREAM_GET && f->type == LG_MSG_WINDOW)
 		get_window(x, f);
-	else if (f->type != LG_MSG_WINDOW)
+	else /* e.g. WINDOW on a FILE_PUT: no data flows to the host there */
 		stream_fail(st, EPROTO, "%s on %s stream %u",
 			    lg_frame_type_name(f->type),
 			    st->kind == STREAM_PUT ? "FILE_PUT" : "FILE_GET",

@@ -4,9 +4,13 @@
  * directory and drive it over the real protocol with the client in
  * client.c. No VM is needed.
  *
- * usage: agent-test [LG_AGENT]   (default: $LG_TEST_AGENT; neither: skip)
+ * usage: agent-test [LG_AGENT [TEST...]]
+ *   LG_AGENT defaults to $LG_TEST_AGENT (neither: skip); TESTs run only
+ *   the tests of those names.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,6 +107,7 @@ static const char *dbuf_str(const struct dbuf *b)
 struct result {
 	bool started, done, exited, errored, ok, file_end;
 	bool has_code, has_signal;
+	bool discard; /* count data bytes but do not keep them */
 	uint32_t pid, code, signo, err, mode;
 	char msg[512];
 	struct dbuf out, err_out;
@@ -114,7 +120,8 @@ struct result {
 
 struct conn {
 	struct client *c;
-	bool grant; /* return credit for every data frame at once */
+	bool grant;	    /* return credit for every data frame */
+	int grant_delay_ms; /* ... this long after it arrived */
 	unsigned unexpected;
 	struct result r[MAX_STREAMS];
 };
@@ -134,11 +141,14 @@ static void conn_close(struct conn *k)
 static void handle_data(struct conn *k, struct result *r, struct dbuf *b,
 			const struct msg *m)
 {
-	dbuf_add(b, m->data, m->len);
+	if (!r->discard)
+		dbuf_add(b, m->data, m->len);
 	r->data_rx += m->len;
-	if (k->grant && m->len)
-		client_send_u32(k->c, LG_MSG_WINDOW, m->stream, LG_TAG_CREDIT,
-				m->len);
+	if (!k->grant || !m->len)
+		return;
+	if (k->grant_delay_ms)
+		usleep((useconds_t)k->grant_delay_ms * 1000u);
+	client_send_u32(k->c, LG_MSG_WINDOW, m->stream, LG_TAG_CREDIT, m->len);
 }
 
 static void handle_end(struct result *r, const struct msg *m)
@@ -395,6 +405,75 @@ static bool pid_gone(pid_t pid, int timeout_ms)
 		usleep(20000);
 	}
 	return false;
+}
+
+/*
+ * Waits until pid is dead, reaped or not: once the agent exited, its
+ * orphans are reaped by whoever is init, maybe late.
+ */
+static bool pid_dead(pid_t pid, int timeout_ms)
+{
+	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+	char path[64], buf[256], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	while (mono_ms() < deadline) {
+		FILE *f = fopen(path, "r");
+		bool zombie = false;
+
+		if (!f)
+			return true;
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+			zombie = p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+		fclose(f);
+		if (zombie)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* Waits until process group pgid has no member left (zombies count). */
+static bool pgrp_gone(pid_t pgid, int timeout_ms)
+{
+	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+
+	while (mono_ms() < deadline) {
+		if (kill(-pgid, 0) < 0 && errno == ESRCH)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* The pid a shell wrote to path, or 0. */
+static pid_t read_pid_file(const char *path, int timeout_ms)
+{
+	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+	long pid = 0;
+
+	do {
+		FILE *f = fopen(path, "r");
+
+		if (f) {
+			if (fscanf(f, "%ld", &pid) != 1)
+				pid = 0;
+			fclose(f);
+		}
+		if (pid > 0)
+			return (pid_t)pid;
+		usleep(20000);
+	} while (mono_ms() < deadline);
+	return 0;
+}
+
+/* Kills the process group a test left behind; false if it lives on. */
+static bool kill_pgrp(pid_t pgid)
+{
+	if (pgid <= 0)
+		return true;
+	kill(-pgid, SIGKILL);
+	return pgrp_gone(pgid, 5000);
 }
 
 static void fill_pattern(uint8_t *p, size_t n, unsigned seed)
@@ -876,6 +955,114 @@ out:
 	conn_close(k);
 }
 
+/* FILE_GET checks the type first: a FIFO or device is never opened. */
+static void test_file_get_types(void)
+{
+	struct conn *k = conn_open(true);
+	char fifo[256], target[256], link[256], dangling[256];
+	pid_t writer = -1;
+	uint64_t t0;
+	FILE *f;
+	int status;
+
+	REQUIRE(k, "session");
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
+	/* Blocks in open() until someone opens the FIFO for reading. */
+	writer = fork();
+	REQUIRE(writer >= 0, "fork: %s", strerror(errno));
+	if (writer == 0)
+		_exit(open(fifo, O_WRONLY) >= 0 ? 0 : 1);
+	usleep(200000);
+	t0 = mono_ms();
+	REQUIRE(send_path_req(k, LG_MSG_FILE_GET, 1, fifo, -1), "FILE_GET");
+	REQUIRE(wait_done(k, 1, 3000), "FILE_GET of a FIFO hangs");
+	CHECK(k->r[1].errored && k->r[1].err == EINVAL, "FIFO: err %u '%s'",
+	      k->r[1].err, k->r[1].msg);
+	CHECK(mono_ms() - t0 < 1000, "FIFO: answered after %llu ms",
+	      (unsigned long long)(mono_ms() - t0));
+	usleep(200000);
+	CHECK(waitpid(writer, &status, WNOHANG) == 0,
+	      "the agent opened the FIFO");
+
+	REQUIRE(send_path_req(k, LG_MSG_FILE_GET, 2, "/dev/null", -1), "GET");
+	REQUIRE(wait_done(k, 2, RECV_MS), "no answer");
+	CHECK(k->r[2].errored && k->r[2].err == EINVAL, "device: err %u",
+	      k->r[2].err);
+	REQUIRE(send_path_req(k, LG_MSG_FILE_GET, 3, sock_path, -1), "GET");
+	REQUIRE(wait_done(k, 3, RECV_MS), "no answer");
+	CHECK(k->r[3].errored && k->r[3].err == ENXIO, "socket: err %u",
+	      k->r[3].err);
+
+	/* Symlinks are followed, as open(2) does. */
+	snprintf(target, sizeof(target), "%s/target", tmpdir);
+	snprintf(link, sizeof(link), "%s/link", tmpdir);
+	snprintf(dangling, sizeof(dangling), "%s/dangling", tmpdir);
+	f = fopen(target, "w");
+	REQUIRE(f && fputs("hello\n", f) >= 0 && fclose(f) == 0, "write %s",
+		target);
+	REQUIRE(chmod(target, 0604) == 0 && symlink(target, link) == 0 &&
+			symlink("nonexistent", dangling) == 0,
+		"symlink: %s", strerror(errno));
+	REQUIRE(send_path_req(k, LG_MSG_FILE_GET, 4, link, -1), "GET");
+	REQUIRE(wait_done(k, 4, RECV_MS), "no answer");
+	CHECK(k->r[4].file_end && k->r[4].mode == 0604 &&
+		      dbuf_eq(&k->r[4].out, "hello\n"),
+	      "symlink: end %d mode %o '%s' err %u", k->r[4].file_end,
+	      k->r[4].mode, dbuf_str(&k->r[4].out), k->r[4].err);
+	REQUIRE(send_path_req(k, LG_MSG_FILE_GET, 5, dangling, -1), "GET");
+	REQUIRE(wait_done(k, 5, RECV_MS), "no answer");
+	CHECK(k->r[5].errored && k->r[5].err == ENOENT,
+	      "dangling symlink: err %u", k->r[5].err);
+out:
+	if (writer > 0) {
+		kill(writer, SIGKILL);
+		waitpid(writer, NULL, 0);
+	}
+	conn_close(k);
+}
+
+/* True if dir holds a FILE_PUT temporary file. */
+static bool has_tmp_file(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	while (d && (de = readdir(d)))
+		found |= strstr(de->d_name, ".lgtmp-") != NULL;
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* WINDOW does not belong on a FILE_PUT (no data flows to the host). */
+static void test_file_put_window(void)
+{
+	struct conn *k = conn_open(true);
+	char dir[256], path[300];
+
+	REQUIRE(k, "session");
+	snprintf(dir, sizeof(dir), "%s/putwin", tmpdir);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	REQUIRE(send_path_req(k, LG_MSG_FILE_PUT, 1, path, 0644), "PUT");
+	REQUIRE(client_send(k->c, LG_MSG_FILE_DATA, 1, "abc", 3) == 0 &&
+			client_send_u32(k->c, LG_MSG_WINDOW, 1, LG_TAG_CREDIT,
+					100) == 0 &&
+			client_send(k->c, LG_MSG_FILE_END, 1, NULL, 0) == 0,
+		"send");
+	REQUIRE(wait_done(k, 1, RECV_MS), "no answer");
+	CHECK(k->r[1].errored && k->r[1].err == EPROTO, "ok %d err %u '%s'",
+	      k->r[1].ok, k->r[1].err, k->r[1].msg);
+	CHECK(sync_ping(k) && k->r[1].after_done == 0 && !k->r[0].errored,
+	      "%u frames after ERROR", k->r[1].after_done);
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT, "%s was created",
+	      path);
+	CHECK(!has_tmp_file(dir), "temporary file left in %s", dir);
+out:
+	conn_close(k);
+}
+
 static void test_signal(void)
 {
 	static const char *const sleeper[] = {"sleep", "100", NULL};
@@ -942,6 +1129,160 @@ static void test_output_after_exit(void)
 	      (unsigned long long)dt);
 out:
 	conn_close(k);
+}
+
+/*
+ * A process that left the exec's group keeps writing, and the host grants
+ * credit steadily but a little late, so the exec is out of credit most of
+ * the time: once the group is gone, EXIT must still come after about 2 s.
+ */
+static void test_linger_busy_writer(void)
+{
+	char script[512], pidfile[256];
+	const char *const argv[] = {"sh", "-c", script, NULL};
+	struct conn *k = conn_open(true);
+	struct result *r;
+	pid_t holder = 0;
+	uint64_t t0, dt;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/busy.pid", tmpdir);
+	/* timeout: a safety net should the test die before its cleanup. */
+	snprintf(script, sizeof(script),
+		 "setsid sh -c 'echo $$ >%s; exec timeout 20 yes' & exit 0",
+		 pidfile);
+	REQUIRE(k, "session");
+	k->grant_delay_ms = 10;
+	r = &k->r[1];
+	r->discard = true;
+	t0 = mono_ms();
+	REQUIRE(exec_send(k, 1, argv, NULL), "EXEC");
+	wait_done(k, 1, 10000);
+	dt = mono_ms() - t0;
+	REQUIRE(r->done, "no EXIT after %llu ms (%llu bytes of output)",
+		(unsigned long long)dt, (unsigned long long)r->data_rx);
+	CHECK(r->exited && r->has_code && r->code == 0, "exit %u err '%s'",
+	      r->code, r->msg);
+	CHECK(dt >= 1500 && dt < 8000, "EXIT after %llu ms",
+	      (unsigned long long)dt);
+	CHECK(r->data_rx > LG_WINDOW_INITIAL, "only %llu bytes of output",
+	      (unsigned long long)r->data_rx);
+	k->grant_delay_ms = 0;
+	CHECK(sync_ping(k) && r->after_done == 0, "%u frames after EXIT",
+	      r->after_done);
+out:
+	/* Nothing of the agent's kills it: the exec is over. */
+	holder = read_pid_file(pidfile, 2000);
+	CHECK(holder > 0, "the writer's pid never showed up");
+	CHECK(kill_pgrp(holder), "the writer (group %d) survived", (int)holder);
+	conn_close(k);
+}
+
+/* clone3(2) arguments up to set_tid_size (CLONE_ARGS_SIZE_VER1). */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+	uint64_t stack, stack_size, tls, set_tid, set_tid_size;
+};
+
+/*
+ * A child with pid `want` (needs CAP_SYS_ADMIN) that leads a new session
+ * and process group, so its pgid is `want` too, and waits to be killed.
+ * Its pid, or -errno.
+ */
+static pid_t spawn_with_pid(pid_t want)
+{
+	pid_t tid = want;
+	struct clone3_args a = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)(uintptr_t)&tid,
+		.set_tid_size = 1,
+	};
+	uint64_t deadline;
+	long rc = syscall(SYS_clone3, &a, sizeof(a));
+
+	if (rc < 0)
+		return -errno;
+	if (rc == 0) {
+		/* No exec here: drop the test's sockets, or sessions stay. */
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		setsid();
+		for (;;)
+			pause();
+	}
+	deadline = mono_ms() + 5000;
+	while (getpgid((pid_t)rc) != (pid_t)rc && mono_ms() < deadline)
+		usleep(1000);
+	return (pid_t)rc;
+}
+
+/*
+ * The exec's child is reaped and its process group is empty while EXIT is
+ * still pending (a holder that escaped with setsid keeps stdout open).
+ * Then an unrelated group takes over the pgid: neither SIGNAL
+ * (by_signal) nor the end of the session may touch it, and EXIT comes.
+ */
+static void check_reused_pgid(bool by_signal)
+{
+	char script[512], pidfile[256];
+	const char *const argv[] = {"sh", "-c", script, NULL};
+	struct conn *k = conn_open(true);
+	pid_t pid, holder = 0, other = 0;
+	struct result *r;
+	int status;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/holder-%d.pid", tmpdir,
+		 by_signal);
+	snprintf(script, sizeof(script),
+		 "setsid sh -c 'echo $$ >%s; exec sleep 30' & exit 0", pidfile);
+	REQUIRE(k, "session");
+	r = &k->r[1];
+	REQUIRE(exec_send(k, 1, argv, NULL) && wait_started(k, 1),
+		"not started: '%s'", r->msg);
+	pid = (pid_t)r->pid;
+	REQUIRE(pgrp_gone(pid, 5000), "group %d not empty", (int)pid);
+	/* The agent looks every 100 ms; give it time to see it empty. */
+	usleep(300000);
+	REQUIRE(!r->done, "EXIT before the test was ready");
+	other = spawn_with_pid(pid);
+	if (other < 0) {
+		printf("     (pgid reuse not tested: clone3 pid %d: %s)\n",
+		       (int)pid, strerror(-other));
+		other = 0;
+		goto out;
+	}
+	if (by_signal) {
+		client_send_u32(k->c, LG_MSG_SIGNAL, 1, LG_TAG_SIGNO, SIGTERM);
+		REQUIRE(sync_ping(k), "ping");
+		usleep(100000);
+		CHECK(waitpid(other, &status, WNOHANG) == 0,
+		      "SIGNAL hit the group that reused pgid %d", (int)pid);
+		CHECK(!r->errored, "SIGNAL answered: err %u '%s'", r->err,
+		      r->msg);
+		CHECK(wait_done(k, 1, 5000) && r->exited && r->code == 0,
+		      "no EXIT while pgid %d belongs to another group",
+		      (int)pid);
+	} else {
+		conn_close(k);
+		k = NULL;
+		usleep(300000);
+		CHECK(waitpid(other, &status, WNOHANG) == 0,
+		      "the session's end killed the group that reused pgid %d",
+		      (int)pid);
+	}
+out:
+	if (other > 0) {
+		kill(other, SIGKILL);
+		waitpid(other, &status, 0);
+	}
+	holder = read_pid_file(pidfile, 2000);
+	CHECK(kill_pgrp(holder), "holder group %d survived", (int)holder);
+	conn_close(k);
+}
+
+static void test_reused_pgid(void)
+{
+	check_reused_pgid(true);
+	check_reused_pgid(false);
 }
 
 static void test_session_end_kills(void)
@@ -1057,20 +1398,30 @@ out:
 	conn_close(k);
 }
 
+/*
+ * As the host's client does it: SHUTDOWN on a fresh stream id right after
+ * an exec ended (its WINDOW frames still crossing the EXIT).
+ */
 static void test_shutdown(void)
 {
 	static const char *const sleeper[] = {"sleep", "100", NULL};
+	static const char *const echo[] = {"echo", "bye", NULL};
 	struct conn *k = conn_open(true);
 	uint64_t deadline = mono_ms() + 10000;
 	int status = -1;
-	pid_t w = 0;
+	pid_t w = 0, pid;
 
 	REQUIRE(k, "session");
 	REQUIRE(exec_send(k, 1, sleeper, NULL) && wait_started(k, 1), "exec");
-	REQUIRE(client_send(k->c, LG_MSG_SHUTDOWN, 0, NULL, 0) == 0,
+	pid = (pid_t)k->r[1].pid;
+	REQUIRE(run(k, 2, echo, NULL) && k->r[2].exited, "exec 2");
+	REQUIRE(client_send(k->c, LG_MSG_SHUTDOWN, 3, NULL, 0) == 0,
 		"SHUTDOWN");
-	REQUIRE(wait_done(k, 0, RECV_MS), "no answer to SHUTDOWN");
-	CHECK(k->r[0].ok, "SHUTDOWN answered with err %u", k->r[0].err);
+	REQUIRE(wait_done(k, 3, RECV_MS), "no answer to SHUTDOWN");
+	CHECK(k->r[3].ok, "SHUTDOWN answered with err %u '%s'", k->r[3].err,
+	      k->r[3].msg);
+	CHECK(!k->r[0].errored && !k->r[1].done && k->r[2].after_done == 0,
+	      "session error %u '%s'", k->r[0].err, k->r[0].msg);
 	while (mono_ms() < deadline &&
 	       (w = waitpid(agent_pid, &status, WNOHANG)) == 0)
 		usleep(20000);
@@ -1078,12 +1429,21 @@ static void test_shutdown(void)
 	agent_pid = 0;
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "agent ended with status %#x", status);
+	CHECK(pid_dead(pid, 5000), "exec %d survived SHUTDOWN", (int)pid);
 	CHECK(access(sock_path, F_OK) < 0, "socket %s left behind", sock_path);
 out:
 	conn_close(k);
 }
 
 /* ---- driver --------------------------------------------------------- */
+
+static bool selected(const char *name, int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return true;
+	return argc <= 2;
+}
 
 static bool start_agent(const char *agent)
 {
@@ -1148,9 +1508,13 @@ static const struct {
 	{"input-backpressure", test_input_backpressure},
 	{"concurrent", test_concurrent},
 	{"files", test_files},
+	{"file-get-types", test_file_get_types},
+	{"file-put-window", test_file_put_window},
 	{"signal", test_signal},
 	{"timeout", test_timeout},
 	{"output-after-exit", test_output_after_exit},
+	{"linger-busy-writer", test_linger_busy_writer},
+	{"reused-pgid", test_reused_pgid},
 	{"session-end-kills", test_session_end_kills},
 	{"stream-ids", test_stream_ids},
 	{"malformed", test_malformed},
@@ -1184,6 +1548,8 @@ int main(int argc, char **argv)
 		int before = failures;
 		uint64_t t0 = mono_ms();
 
+		if (!selected(tests[i].name, argc, argv))
+			continue;
 		current_test = tests[i].name;
 		tests[i].fn();
 		if (i + 1 < sizeof(tests) / sizeof(tests[0]))
