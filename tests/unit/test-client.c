@@ -34,7 +34,8 @@ static void script_frame(struct script *sc, uint8_t type, uint32_t stream,
 {
 	assert_true(sc->len + LG_FRAME_HDR_SIZE + len <= sizeof(sc->buf));
 	lg_frame_hdr_encode(sc->buf + sc->len, type, stream, (uint32_t)len);
-	memcpy(sc->buf + sc->len + LG_FRAME_HDR_SIZE, p, len);
+	if (len)
+		memcpy(sc->buf + sc->len + LG_FRAME_HDR_SIZE, p, len);
 	sc->len += LG_FRAME_HDR_SIZE + len;
 }
 
