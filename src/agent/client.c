@@ -146,15 +146,10 @@ int lg_client_send(struct lg_client *c, uint8_t type, uint32_t stream,
 int lg_client_send_u32(struct lg_client *c, uint8_t type, uint32_t stream,
 		       uint16_t tag, uint32_t v)
 {
-	uint8_t buf[16];
-	struct lg_tlv_writer w;
-	size_t len;
+	uint8_t buf[LG_TLV_U32_SIZE];
 
-	lg_tlv_writer_init(&w, buf, sizeof(buf));
-	lg_tlv_put_u32(&w, tag, v);
-	if (lg_tlv_writer_finish(&w, &len))
-		return -EMSGSIZE;
-	return lg_client_send(c, type, stream, buf, len);
+	return lg_client_send(c, type, stream, buf,
+			      lg_tlv_u32_payload(buf, tag, v));
 }
 
 int lg_client_window(struct lg_client *c, uint32_t stream, uint32_t credit)

@@ -181,6 +181,15 @@ int lg_tlv_writer_finish(const struct lg_tlv_writer *w, size_t *len)
 	return 0;
 }
 
+size_t lg_tlv_u32_payload(uint8_t buf[LG_TLV_U32_SIZE], uint16_t tag,
+			  uint32_t v)
+{
+	put_le16(buf, tag);
+	put_le32(buf + 2, 4);
+	put_le32(buf + 6, v);
+	return LG_TLV_U32_SIZE;
+}
+
 void lg_tlv_reader_init(struct lg_tlv_reader *r, const void *p, size_t len)
 {
 	r->p = p;

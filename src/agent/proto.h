@@ -131,6 +131,11 @@ void lg_tlv_put_str(struct lg_tlv_writer *w, uint16_t tag, const char *s);
 /* Payload length, or -EMSGSIZE if anything did not fit. */
 int lg_tlv_writer_finish(const struct lg_tlv_writer *w, size_t *len);
 
+/* The payload of WINDOW, SIGNAL, STARTED, ...: one u32 TLV. */
+#define LG_TLV_U32_SIZE 10u
+size_t lg_tlv_u32_payload(uint8_t buf[LG_TLV_U32_SIZE], uint16_t tag,
+			  uint32_t v);
+
 struct lg_tlv_reader {
 	const uint8_t *p;
 	size_t len, off;

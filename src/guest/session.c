@@ -173,14 +173,9 @@ void session_send(struct session *s, uint8_t type, uint32_t stream,
 void session_send_u32(struct session *s, uint8_t type, uint32_t stream,
 		      uint16_t tag, uint32_t v)
 {
-	uint8_t buf[16];
-	struct lg_tlv_writer w;
-	size_t len;
+	uint8_t buf[LG_TLV_U32_SIZE];
 
-	lg_tlv_writer_init(&w, buf, sizeof(buf));
-	lg_tlv_put_u32(&w, tag, v);
-	if (lg_tlv_writer_finish(&w, &len) == 0)
-		session_send(s, type, stream, buf, len);
+	session_send(s, type, stream, buf, lg_tlv_u32_payload(buf, tag, v));
 }
 
 void session_send_error(struct session *s, uint32_t stream, int err,

@@ -91,15 +91,10 @@ int client_send(struct client *c, uint8_t type, uint32_t stream, const void *p,
 int client_send_u32(struct client *c, uint8_t type, uint32_t stream,
 		    uint16_t tag, uint32_t v)
 {
-	uint8_t buf[16];
-	struct lg_tlv_writer w;
-	size_t len;
+	uint8_t buf[LG_TLV_U32_SIZE];
 
-	lg_tlv_writer_init(&w, buf, sizeof(buf));
-	lg_tlv_put_u32(&w, tag, v);
-	if (lg_tlv_writer_finish(&w, &len) < 0)
-		return -EMSGSIZE;
-	return client_send(c, type, stream, buf, len);
+	return client_send(c, type, stream, buf,
+			   lg_tlv_u32_payload(buf, tag, v));
 }
 
 static int msg_copy(struct msg *m, const struct lg_frame *f)

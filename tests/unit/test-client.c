@@ -42,14 +42,9 @@ static void script_frame(struct script *sc, uint8_t type, uint32_t stream,
 static void script_u32(struct script *sc, uint8_t type, uint32_t stream,
 		       uint16_t tag, uint32_t v)
 {
-	uint8_t buf[16];
-	struct lg_tlv_writer w;
-	size_t len;
+	uint8_t buf[LG_TLV_U32_SIZE];
 
-	lg_tlv_writer_init(&w, buf, sizeof(buf));
-	lg_tlv_put_u32(&w, tag, v);
-	assert_int_equal(lg_tlv_writer_finish(&w, &len), 0);
-	script_frame(sc, type, stream, buf, len);
+	script_frame(sc, type, stream, buf, lg_tlv_u32_payload(buf, tag, v));
 }
 
 /* Starts the fake guest; returns the host's end of the channel. */

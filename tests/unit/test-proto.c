@@ -199,6 +199,18 @@ static void test_tlv(void **state)
 	lg_tlv_reader_init(&r, buf, len - 1);
 	assert_int_equal(lg_tlv_next(&r, &tag, &v, &vlen), 1);
 	assert_int_equal(lg_tlv_next(&r, &tag, &v, &vlen), -EBADMSG);
+	/* The one-u32 payload helper matches the writer byte for byte. */
+	{
+		uint8_t one[LG_TLV_U32_SIZE];
+
+		lg_tlv_writer_init(&w, buf, sizeof(buf));
+		lg_tlv_put_u32(&w, LG_TAG_CREDIT, 0x01020304);
+		assert_int_equal(lg_tlv_writer_finish(&w, &len), 0);
+		assert_int_equal(
+			lg_tlv_u32_payload(one, LG_TAG_CREDIT, 0x01020304),
+			len);
+		assert_memory_equal(one, buf, len);
+	}
 	/* Overflow is sticky and reported at the end. */
 	lg_tlv_writer_init(&w, buf, 8);
 	lg_tlv_put_u32(&w, LG_TAG_PID, 1);
