@@ -77,10 +77,28 @@ static int take_line(struct lg_qmp *q, json_t **msg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Waits for events on fd until deadline; what names the wait in errors. */
+static int qmp_poll(int fd, short events, uint64_t deadline, const char *what,
+		    char *err, size_t errlen)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+	int ret;
+
+	do {
+		ret = poll(&pfd, 1, lg_ms_until(deadline));
+	} while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		return lg_hv_syserr(err, errlen, "poll on QMP socket");
+	if (ret == 0) {
+		snprintf(err, errlen, "%s", what);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
 /* Reads more bytes, waiting until deadline. */
 static int fill(struct lg_qmp *q, uint64_t deadline, char *err, size_t errlen)
 {
-	struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
 	ssize_t n;
 	int ret;
 
@@ -89,15 +107,10 @@ static int fill(struct lg_qmp *q, uint64_t deadline, char *err, size_t errlen)
 			 LG_QMP_LINE_MAX);
 		return -EMSGSIZE;
 	}
-	do {
-		ret = poll(&pfd, 1, lg_ms_until(deadline));
-	} while (ret < 0 && errno == EINTR);
+	ret = qmp_poll(q->fd, POLLIN, deadline,
+		       "no answer on QMP socket in time", err, errlen);
 	if (ret < 0)
-		return lg_hv_syserr(err, errlen, "poll on QMP socket");
-	if (ret == 0) {
-		snprintf(err, errlen, "no answer on QMP socket in time");
-		return -ETIMEDOUT;
-	}
+		return ret;
 	n = recv(q->fd, q->line + q->len, sizeof(q->line) - q->len,
 		 MSG_DONTWAIT);
 	if (n < 0 && errno == ECONNRESET) /* QEMU went away */
@@ -145,24 +158,6 @@ static void queue_event(struct lg_qmp *q, json_t *msg)
 	json_array_append(q->events, msg);
 }
 
-/* Waits until fd takes more bytes or deadline passes. */
-static int wait_writable(int fd, uint64_t deadline, char *err, size_t errlen)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-	int ret;
-
-	do {
-		ret = poll(&pfd, 1, lg_ms_until(deadline));
-	} while (ret < 0 && errno == EINTR);
-	if (ret < 0)
-		return lg_hv_syserr(err, errlen, "poll on QMP socket");
-	if (ret == 0) {
-		snprintf(err, errlen, "QEMU took no QMP input in time");
-		return -ETIMEDOUT;
-	}
-	return 0;
-}
-
 /*
  * Sends msg and a newline, waiting until deadline at most: QEMU not
  * reading its socket must not hang us. Non-blocking sends, so the fd
@@ -195,7 +190,9 @@ static int send_line(struct lg_qmp *q, json_t *msg, uint64_t deadline,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			ret = wait_writable(q->fd, deadline, err, errlen);
+			ret = qmp_poll(q->fd, POLLOUT, deadline,
+				       "QEMU took no QMP input in time", err,
+				       errlen);
 		else if (n < 0)
 			ret = lg_hv_syserr(err, errlen, "write QMP socket");
 		else
