@@ -15,6 +15,11 @@ status=0
 step() { printf '\n==> %s\n' "$*"; }
 
 scripts/install-deps.sh
+# The image cache lives under $HOME (or $XDG_CACHE_HOME); CI may not set it.
+if [ -z "${HOME:-}" ]; then
+	HOME=$(getent passwd "$(id -u)" | cut -d: -f6)
+	export HOME
+fi
 
 step "format check"
 clang-format --dry-run --Werror $(git ls-files '*.c' '*.h') || status=1
