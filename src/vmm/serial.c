@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* 8250 UART: register file and transmit path. */
+#include "vmm/serial.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Register offsets (DLAB = LCR bit 7 selects the divisor latch at 0/1). */
+#define UART_RBR_THR_DLL 0
+#define UART_IER_DLM 1
+#define UART_IIR_FCR 2
+#define UART_LCR 3
+#define UART_MCR 4
+#define UART_LSR 5
+#define UART_MSR 6
+#define UART_SCR 7
+
+#define UART_LCR_DLAB 0x80
+#define UART_IER_MASK 0x0f
+#define UART_IIR_NO_INT 0x01
+#define UART_IIR_FIFO_ON 0xc0 /* 16550A with working FIFOs */
+#define UART_FCR_ENABLE 0x01
+#define UART_MCR_MASK 0x1f
+#define UART_MCR_LOOP 0x10
+#define UART_LSR_THRE 0x20
+#define UART_LSR_TEMT 0x40
+#define UART_MSR_CTS 0x10
+#define UART_MSR_DSR 0x20
+#define UART_MSR_RI 0x40
+#define UART_MSR_DCD 0x80
+
+int serial_init(struct serial *s, int out_fd)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = pthread_mutex_init(&s->lock, NULL);
+	if (err)
+		return -err;
+	s->out_fd = out_fd;
+	/* 115200 baud, 8n1, as firmware would leave it. */
+	s->dll = 1;
+	s->lcr = 0x03;
+	s->mcr = 0x08; /* OUT2 */
+	return 0;
+}
+
+void serial_destroy(struct serial *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+static void serial_tx(struct serial *s, uint8_t byte)
+{
+	ssize_t n;
+
+	if (s->out_fd < 0)
+		return;
+	do {
+		n = write(s->out_fd, &byte, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n == 1) {
+		s->tx_bytes++;
+		return;
+	}
+	/* The guest must not be able to stop the VMM by flooding a pipe. */
+	s->tx_dropped++;
+	if (!s->tx_error) {
+		s->tx_error = n < 0 ? -errno : -EIO;
+		lg_warn("vmm: serial output: %s; dropping output",
+			strerror(-s->tx_error));
+	}
+}
+
+static uint8_t serial_msr(const struct serial *s)
+{
+	uint8_t msr = 0;
+
+	if (!(s->mcr & UART_MCR_LOOP))
+		return UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
+	/* Loopback: modem outputs feed modem inputs (8250 probe checks). */
+	if (s->mcr & 0x01)
+		msr |= UART_MSR_DSR;
+	if (s->mcr & 0x02)
+		msr |= UART_MSR_CTS;
+	if (s->mcr & 0x04)
+		msr |= UART_MSR_RI;
+	if (s->mcr & 0x08)
+		msr |= UART_MSR_DCD;
+	return msr;
+}
+
+static uint8_t serial_read_reg(struct serial *s, uint64_t reg)
+{
+	bool dlab = s->lcr & UART_LCR_DLAB;
+
+	switch (reg) {
+	case UART_RBR_THR_DLL:
+		return dlab ? s->dll : 0; /* no receive path yet */
+	case UART_IER_DLM:
+		return dlab ? s->dlm : s->ier;
+	case UART_IIR_FCR:
+		return s->iir_fifo | UART_IIR_NO_INT;
+	case UART_LCR:
+		return s->lcr;
+	case UART_MCR:
+		return s->mcr;
+	case UART_LSR:
+		return UART_LSR_THRE | UART_LSR_TEMT;
+	case UART_MSR:
+		return serial_msr(s);
+	default:
+		return s->scr;
+	}
+}
+
+static void serial_write_reg(struct serial *s, uint64_t reg, uint8_t v)
+{
+	bool dlab = s->lcr & UART_LCR_DLAB;
+
+	switch (reg) {
+	case UART_RBR_THR_DLL:
+		if (dlab)
+			s->dll = v;
+		else if (!(s->mcr & UART_MCR_LOOP))
+			serial_tx(s, v);
+		break;
+	case UART_IER_DLM:
+		if (dlab)
+			s->dlm = v;
+		else
+			s->ier = v & UART_IER_MASK;
+		break;
+	case UART_IIR_FCR:
+		s->iir_fifo = (v & UART_FCR_ENABLE) ? UART_IIR_FIFO_ON : 0;
+		break;
+	case UART_LCR:
+		s->lcr = v;
+		break;
+	case UART_MCR:
+		s->mcr = v & UART_MCR_MASK;
+		break;
+	case UART_SCR:
+		s->scr = v;
+		break;
+	default: /* LSR, MSR: factory test writes, ignored */
+		break;
+	}
+}
+
+/* Registers are bytes; a wider access reads all-ones, writes nothing. */
+static int serial_read(void *opaque, uint64_t offset, uint8_t *data,
+		       uint32_t len)
+{
+	struct serial *s = opaque;
+
+	if (len != 1 || offset >= SERIAL_NR_PORTS) {
+		memset(data, 0xff, len);
+		return 0;
+	}
+	pthread_mutex_lock(&s->lock);
+	data[0] = serial_read_reg(s, offset);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int serial_write(void *opaque, uint64_t offset, const uint8_t *data,
+			uint32_t len)
+{
+	struct serial *s = opaque;
+
+	if (len != 1 || offset >= SERIAL_NR_PORTS)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	serial_write_reg(s, offset, data[0]);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+const struct bus_device_ops serial_ops = {
+	.name = "serial",
+	.read = serial_read,
+	.write = serial_write,
+};
+
+int serial_attach(struct serial *s, struct bus *pio, uint16_t base)
+{
+	return bus_register(pio, base, SERIAL_NR_PORTS, &serial_ops, s);
+}

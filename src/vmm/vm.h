@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One virtual machine: accelerator, guest RAM and the two buses. */
+#ifndef LG_VMM_VM_H
+#define LG_VMM_VM_H
+
+#include "vmm/accel/accel.h"
+#include "vmm/bus.h"
+#include "vmm/memory.h"
+
+#include <stdint.h>
+
+struct vm {
+	struct accel *acc;
+	struct vm_mem mem;
+	struct bus pio;
+	struct bus mmio;
+};
+
+/*
+ * Creates a VM with ram_size bytes of RAM at guest-physical 0.
+ * -ENODEV/-EACCES/...: the accelerator is unavailable (see accel_create).
+ */
+int vm_create(uint64_t ram_size, struct vm **out);
+void vm_destroy(struct vm *vm);
+
+#endif
