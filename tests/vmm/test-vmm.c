@@ -4,6 +4,7 @@
  * KVM is not usable here; every guest run is bounded by the harness.
  * Guest images come from $LG_VMM_GUEST_DIR (set by meson).
  */
+#include "check.h"
 #include "harness.h"
 
 #include "common/log.h"
@@ -13,29 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                         \
-	do {                                                                   \
-		uint64_t a_ = (a), b_ = (b);                                   \
-		if (a_ != b_) {                                                \
-			fprintf(stderr,                                        \
-				"%s:%d: %s == %#" PRIx64 ", want %#" PRIx64    \
-				"\n",                                          \
-				__FILE__, __LINE__, #a, a_, b_);               \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static const char *guest_dir;
 

@@ -286,52 +286,45 @@ bool virtq_push_needs_irq(struct virtq *q)
 	return !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
-uint64_t virtq_chain_read(const struct virtq_chain *chain, uint64_t off,
-			  void *dst, uint64_t len)
+/* Copies between segments [first, last) of a chain and a flat buffer. */
+static uint64_t chain_copy(const struct virtq_chain *chain, unsigned int first,
+			   unsigned int last, uint64_t off, uint8_t *buf,
+			   uint64_t len, bool to_guest)
 {
 	uint64_t done = 0;
-	unsigned int i;
 
-	for (i = 0; i < chain->nr_readable && done < len; i++) {
+	for (unsigned int i = first; i < last && done < len; i++) {
 		const struct virtq_seg *s = &chain->segs[i];
+		uint8_t *guest;
 		uint64_t n;
 
 		if (off >= s->len) {
 			off -= s->len;
 			continue;
 		}
+		guest = (uint8_t *)s->hva + off;
 		n = s->len - off;
 		if (n > len - done)
 			n = len - done;
-		memcpy((uint8_t *)dst + done, (const uint8_t *)s->hva + off,
-		       (size_t)n);
+		if (to_guest)
+			memcpy(guest, buf + done, (size_t)n);
+		else
+			memcpy(buf + done, guest, (size_t)n);
 		done += n;
 		off = 0;
 	}
 	return done;
 }
 
+uint64_t virtq_chain_read(const struct virtq_chain *chain, uint64_t off,
+			  void *dst, uint64_t len)
+{
+	return chain_copy(chain, 0, chain->nr_readable, off, dst, len, false);
+}
+
 uint64_t virtq_chain_write(const struct virtq_chain *chain, uint64_t off,
 			   const void *src, uint64_t len)
 {
-	uint64_t done = 0;
-	unsigned int i;
-
-	for (i = chain->nr_readable; i < chain->nr_segs && done < len; i++) {
-		const struct virtq_seg *s = &chain->segs[i];
-		uint64_t n;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		n = s->len - off;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)s->hva + off, (const uint8_t *)src + done,
-		       (size_t)n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	return chain_copy(chain, chain->nr_readable, chain->nr_segs, off,
+			  (uint8_t *)src, len, true);
 }

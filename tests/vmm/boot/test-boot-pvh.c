@@ -5,6 +5,7 @@
  * PHYS32_ENTRY note; the guest reports what it received over PIO.
  * Exits 77 (skip) without KVM. A 20 s alarm bounds the whole run.
  */
+#include "../check.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/elf.h"
 #include "vmm/boot/pvh.h"
@@ -38,27 +39,6 @@ struct recorder {
 	uint32_t exit_code;
 	unsigned int overflow;
 };
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                         \
-	do {                                                                   \
-		unsigned long long a_ = (a), b_ = (b);                         \
-		if (a_ != b_) {                                                \
-			fprintf(stderr, "%s:%d: %s = %#llx, expected %#llx\n", \
-				__FILE__, __LINE__, #a, a_, b_);               \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static uint32_t le32(const uint8_t *data, uint32_t len)
 {
