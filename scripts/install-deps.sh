@@ -8,6 +8,8 @@ packages=(
 	# build
 	build-essential meson ninja-build pkg-config clang clang-format
 	libclang-rt-14-dev libjansson-dev libcmocka-dev
+	# lgvmm's API server and seccomp filters; the hv backends' API client
+	libmicrohttpd-dev libseccomp-dev libcurl4-openssl-dev curl
 	# guest image: kernel from Debian's source package, busybox userland
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils
 	busybox-static

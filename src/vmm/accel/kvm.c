@@ -5,6 +5,7 @@
  * and length the kernel reports before handing a pointer up.
  */
 #include "vmm/accel/accel.h"
+#include "vmm/accel/kvm-priv.h"
 
 #include "common/log.h"
 
@@ -20,21 +21,7 @@
 #define KVM_DEVICE "/dev/kvm"
 #define KVM_CPUID_MAX_ENTRIES 1024u
 
-struct accel {
-	int kvm_fd;
-	int vm_fd;
-	size_t run_size;
-	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, set on vCPUs */
-};
-
-struct accel_vcpu {
-	struct accel *acc;
-	int fd;
-	uint32_t id;
-	struct kvm_run *run;
-};
-
-static int kvm_ioctl_err(const char *what)
+int kvm_ioctl_err(const char *what)
 {
 	int err = errno;
 
