@@ -20,11 +20,17 @@
 
 #define UART_LCR_DLAB 0x80
 #define UART_IER_MASK 0x0f
+#define UART_IER_RDI 0x01
+#define UART_IER_THRI 0x02
 #define UART_IIR_NO_INT 0x01
+#define UART_IIR_THRI 0x02
+#define UART_IIR_RDI 0x04
 #define UART_IIR_FIFO_ON 0xc0 /* 16550A with working FIFOs */
 #define UART_FCR_ENABLE 0x01
 #define UART_MCR_MASK 0x1f
+#define UART_MCR_OUT2 0x08
 #define UART_MCR_LOOP 0x10
+#define UART_LSR_DR 0x01
 #define UART_LSR_THRE 0x20
 #define UART_LSR_TEMT 0x40
 #define UART_MSR_CTS 0x10
@@ -51,6 +57,69 @@ int serial_init(struct serial *s, int out_fd)
 void serial_destroy(struct serial *s)
 {
 	pthread_mutex_destroy(&s->lock);
+}
+
+void serial_set_irq(struct serial *s, serial_irq_fn irq, void *opaque)
+{
+	s->irq = irq;
+	s->irq_opaque = opaque;
+}
+
+/* The highest-priority pending cause, as IIR reports it. */
+static uint8_t serial_iir_cause(const struct serial *s)
+{
+	if ((s->ier & UART_IER_RDI) && s->rx_count)
+		return UART_IIR_RDI;
+	if ((s->ier & UART_IER_THRI) && s->thr_int)
+		return UART_IIR_THRI;
+	return UART_IIR_NO_INT;
+}
+
+static void serial_update_irq(struct serial *s)
+{
+	bool level = serial_iir_cause(s) != UART_IIR_NO_INT &&
+		     (s->mcr & UART_MCR_OUT2);
+
+	if (!s->irq || level == s->irq_level)
+		return;
+	s->irq_level = level;
+	s->irq(s->irq_opaque, level);
+}
+
+size_t serial_rx_space(struct serial *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = SERIAL_RX_FIFO - s->rx_count;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (n < len && s->rx_count < SERIAL_RX_FIFO) {
+		s->rx[(s->rx_head + s->rx_count) % SERIAL_RX_FIFO] = buf[n++];
+		s->rx_count++;
+	}
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static uint8_t serial_rx_pop(struct serial *s)
+{
+	uint8_t v;
+
+	if (!s->rx_count)
+		return 0;
+	v = s->rx[s->rx_head];
+	s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
+	s->rx_count--;
+	return v;
 }
 
 static void serial_tx(struct serial *s, uint8_t byte)
@@ -99,17 +168,24 @@ static uint8_t serial_read_reg(struct serial *s, uint64_t reg)
 
 	switch (reg) {
 	case UART_RBR_THR_DLL:
-		return dlab ? s->dll : 0; /* no receive path yet */
+		return dlab ? s->dll : serial_rx_pop(s);
 	case UART_IER_DLM:
 		return dlab ? s->dlm : s->ier;
-	case UART_IIR_FCR:
-		return s->iir_fifo | UART_IIR_NO_INT;
+	case UART_IIR_FCR: {
+		uint8_t cause = serial_iir_cause(s);
+
+		/* Reading IIR acknowledges a transmitter-empty interrupt. */
+		if (cause == UART_IIR_THRI)
+			s->thr_int = false;
+		return s->iir_fifo | cause;
+	}
 	case UART_LCR:
 		return s->lcr;
 	case UART_MCR:
 		return s->mcr;
 	case UART_LSR:
-		return UART_LSR_THRE | UART_LSR_TEMT;
+		return UART_LSR_THRE | UART_LSR_TEMT |
+		       (s->rx_count ? UART_LSR_DR : 0);
 	case UART_MSR:
 		return serial_msr(s);
 	default:
@@ -127,15 +203,24 @@ static void serial_write_reg(struct serial *s, uint64_t reg, uint8_t v)
 			s->dll = v;
 		else if (!(s->mcr & UART_MCR_LOOP))
 			serial_tx(s, v);
+		/* Sent at once: the holding register is empty again. */
+		if (!dlab)
+			s->thr_int = true;
 		break;
 	case UART_IER_DLM:
-		if (dlab)
+		if (dlab) {
 			s->dlm = v;
-		else
+		} else {
+			/* Enabling THRI with THR empty raises it (8250). */
+			if ((v & UART_IER_THRI) && !(s->ier & UART_IER_THRI))
+				s->thr_int = true;
 			s->ier = v & UART_IER_MASK;
+		}
 		break;
 	case UART_IIR_FCR:
 		s->iir_fifo = (v & UART_FCR_ENABLE) ? UART_IIR_FIFO_ON : 0;
+		if (v & 0x02) /* clear the receive FIFO */
+			s->rx_head = s->rx_count = 0;
 		break;
 	case UART_LCR:
 		s->lcr = v;
@@ -163,6 +248,7 @@ static int serial_read(void *opaque, uint64_t offset, uint8_t *data,
 	}
 	pthread_mutex_lock(&s->lock);
 	data[0] = serial_read_reg(s, offset);
+	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -176,6 +262,7 @@ static int serial_write(void *opaque, uint64_t offset, const uint8_t *data,
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	serial_write_reg(s, offset, data[0]);
+	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }

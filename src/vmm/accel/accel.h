@@ -81,6 +81,22 @@ int accel_vcpu_get_sregs(struct accel_vcpu *vcpu, struct x86_sregs *sregs);
 int accel_vcpu_set_sregs(struct accel_vcpu *vcpu,
 			 const struct x86_sregs *sregs);
 
+/* What a vCPU is told about the machine's CPUs (CPUID topology). */
+struct accel_cpu_topology {
+	uint32_t nr_vcpus; /* 1 .. 255 */
+	bool smt;	   /* two threads per core */
+};
+
+/*
+ * Prepares a vCPU for a Linux guest, before it first runs: CPUID
+ * normalised for this vCPU (APIC id, topology, hypervisor bit, no PMU),
+ * the boot MSRs, a reset FPU, and - with an in-kernel irqchip - LINT0 as
+ * ExtINT and LINT1 as NMI, as a BIOS would leave them.
+ */
+int accel_vcpu_configure(struct accel_vcpu *vcpu,
+			 const struct accel_cpu_topology *topo,
+			 bool has_irqchip);
+
 /*
  * Runs the vCPU until the next exit and decodes it. Interruption is an
  * exit (ACCEL_EXIT_INTR), not an error.
