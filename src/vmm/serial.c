@@ -86,6 +86,13 @@ static void serial_update_irq(struct serial *s)
 	s->irq(s->irq_opaque, level);
 }
 
+void serial_set_rx_ready(struct serial *s, void (*fn)(void *opaque),
+			 void *opaque)
+{
+	s->rx_ready = fn;
+	s->rx_ready_opaque = opaque;
+}
+
 size_t serial_rx_space(struct serial *s)
 {
 	size_t n;
@@ -118,7 +125,8 @@ static uint8_t serial_rx_pop(struct serial *s)
 		return 0;
 	v = s->rx[s->rx_head];
 	s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
-	s->rx_count--;
+	if (s->rx_count-- == SERIAL_RX_FIFO && s->rx_ready)
+		s->rx_ready(s->rx_ready_opaque);
 	return v;
 }
 
@@ -219,8 +227,11 @@ static void serial_write_reg(struct serial *s, uint64_t reg, uint8_t v)
 		break;
 	case UART_IIR_FCR:
 		s->iir_fifo = (v & UART_FCR_ENABLE) ? UART_IIR_FIFO_ON : 0;
-		if (v & 0x02) /* clear the receive FIFO */
+		if ((v & 0x02) && s->rx_count) { /* clear the receive FIFO */
+			if (s->rx_count == SERIAL_RX_FIFO && s->rx_ready)
+				s->rx_ready(s->rx_ready_opaque);
 			s->rx_head = s->rx_count = 0;
+		}
 		break;
 	case UART_LCR:
 		s->lcr = v;

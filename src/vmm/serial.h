@@ -36,6 +36,8 @@ struct serial {
 	bool irq_level; /* what the line was last set to */
 	serial_irq_fn irq;
 	void *irq_opaque;
+	void (*rx_ready)(void *opaque); /* FIFO no longer full */
+	void *rx_ready_opaque;
 	uint8_t rx[SERIAL_RX_FIFO];
 	unsigned int rx_head, rx_count;
 	uint64_t tx_bytes;   /* bytes written to out_fd */
@@ -53,6 +55,12 @@ void serial_set_irq(struct serial *s, serial_irq_fn irq, void *opaque);
  * returns how many fit (0 when full: try again after the guest reads).
  */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+/*
+ * fn is called (serial lock held, on the reading vCPU's thread) when the
+ * guest takes a byte from a full receive FIFO: input may resume.
+ */
+void serial_set_rx_ready(struct serial *s, void (*fn)(void *opaque),
+			 void *opaque);
 /* Free space in the receive FIFO. */
 size_t serial_rx_space(struct serial *s);
 void serial_destroy(struct serial *s);

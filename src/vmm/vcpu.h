@@ -33,6 +33,7 @@ struct vcpu {
 	struct vm *vm;
 	struct accel_vcpu *acc;
 	uint32_t id;
+	void *opaque;	    /* the owner's, e.g. the machine */
 	int stop_requested; /* atomic */
 	int in_run;	    /* atomic: thread is valid */
 	pthread_t thread;

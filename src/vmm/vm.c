@@ -22,7 +22,16 @@ static int vm_map_ram(struct vm *vm)
 
 int vm_create(uint64_t ram_size, struct vm **out)
 {
+	const uint64_t gpa = 0;
+
+	return vm_create_regions(&gpa, &ram_size, 1, out);
+}
+
+int vm_create_regions(const uint64_t *gpa, const uint64_t *size,
+		      unsigned int nr, struct vm **out)
+{
 	struct vm *vm;
+	unsigned int i;
 	int err;
 
 	*out = NULL;
@@ -35,9 +44,11 @@ int vm_create(uint64_t ram_size, struct vm **out)
 	err = accel_create(&vm->acc);
 	if (err < 0)
 		goto fail;
-	err = vm_mem_add(&vm->mem, 0, ram_size);
-	if (err < 0)
-		goto fail;
+	for (i = 0; i < nr; i++) {
+		err = vm_mem_add(&vm->mem, gpa[i], size[i]);
+		if (err < 0)
+			goto fail;
+	}
 	err = vm_map_ram(vm);
 	if (err < 0)
 		goto fail;

@@ -21,6 +21,14 @@ struct vm {
  * -ENODEV/-EACCES/...: the accelerator is unavailable (see accel_create).
  */
 int vm_create(uint64_t ram_size, struct vm **out);
+
+/*
+ * Creates a VM whose RAM is the given regions (page aligned, not
+ * overlapping; at most VM_MEM_MAX_REGIONS), e.g. below and above the
+ * 32-bit MMIO hole.
+ */
+int vm_create_regions(const uint64_t *gpa, const uint64_t *size,
+		      unsigned int nr, struct vm **out);
 void vm_destroy(struct vm *vm);
 
 #endif
