@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,10 @@
 static enum lg_log_level log_level = LG_LOG_WARN;
 static enum lg_log_format log_format = LG_LOG_HUMAN;
 static const char *log_ident = "luminaguard";
+/* Held while the sink is called, so that replacing it waits for callers. */
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
+static lg_log_sink_fn sink_fn;
+static void *sink_opaque;
 
 static const char *const level_names[] = {
 	[LG_LOG_ERROR] = "error",
@@ -74,17 +79,65 @@ static void json_escape(FILE *f, const char *s)
 	}
 }
 
+void lg_log_set_sink(lg_log_sink_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&sink_lock);
+	sink_fn = fn;
+	sink_opaque = opaque;
+	pthread_mutex_unlock(&sink_lock);
+}
+
+/* 1 if a sink took the message. */
+static int log_to_sink(enum lg_log_level level, const char *file, int line,
+		       const char *msg)
+{
+	int taken = 0;
+
+	pthread_mutex_lock(&sink_lock);
+	if (sink_fn) {
+		sink_fn(sink_opaque, level, file, line, msg);
+		taken = 1;
+	}
+	pthread_mutex_unlock(&sink_lock);
+	return taken;
+}
+
+static void log_va(enum lg_log_level level, const char *file, int line,
+		   const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
 void lg_log(enum lg_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_va(level, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void lg_log_at(enum lg_log_level level, const char *file, int line,
+	       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_va(level, file, line, fmt, ap);
+	va_end(ap);
+}
+
+static void log_va(enum lg_log_level level, const char *file, int line,
+		   const char *fmt, va_list ap)
 {
 	int saved = errno;
 	char msg[2048];
-	va_list ap;
 
 	if (level > log_level)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+	if (log_to_sink(level, file, line, msg)) {
+		errno = saved;
+		return;
+	}
 
 	if (log_format == LG_LOG_JSON) {
 		struct timespec ts;

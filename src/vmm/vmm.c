@@ -287,9 +287,11 @@ int vmm_main(const struct vmm_opts *o)
 		r = evloop_run(v.loop);
 	if (r < 0 && !v.exited)
 		v.status = 1;
+	/* No request or metrics tick may reach the machine once it goes;
+	 * the machine keeps no use of the API's configuration after create. */
 	api_server_stop(srv);
-	machine_destroy(v.machine);
 	api_destroy(v.api);
+	machine_destroy(v.machine);
 	if (v.sig_fd >= 0)
 		close(v.sig_fd);
 	evloop_destroy(v.loop);
