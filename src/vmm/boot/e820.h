@@ -2,13 +2,16 @@
 /*
  * The x86 guest-physical layout for a RAM size, as e820 entries:
  *
- *   [0, 640 KiB)          RAM
- *   [640 KiB, 1 MiB)      reserved (legacy VGA/ROM hole)
+ *   [0, 0x9fc00)          RAM
+ *   [0x9fc00, 1 MiB)      reserved: the last KiB below 640 KiB is the
+ *                         EBDA, where the MP table lives (mptable.h; Linux
+ *                         scans that KiB for it), then the legacy VGA/ROM
+ *                         hole
  *   [1 MiB, min(size, 3 GiB))   RAM
  *   [3 GiB, 4 GiB)        not listed: 32-bit MMIO/PCI hole
  *   [4 GiB, 4 GiB + size - 3 GiB)  RAM, when size > 3 GiB
  *
- * "size" counts every byte of guest RAM, including the 640 KiB-1 MiB
+ * "size" counts every byte of guest RAM, including the 0x9fc00-1 MiB
  * window (backed, but reported reserved).
  */
 #ifndef LG_VMM_BOOT_E820_H
@@ -19,7 +22,9 @@
 #define E820_RAM 1u
 #define E820_RESERVED 2u
 
-#define E820_LOW_RAM_END 0xa0000ull	   /* 640 KiB */
+/* The EBDA: the last KiB below 640 KiB, reserved for the MP table. */
+#define E820_EBDA_START 0x9fc00ull
+#define E820_LOW_RAM_END E820_EBDA_START
 #define E820_HIGH_RAM_START 0x100000ull	   /* 1 MiB */
 #define E820_MMIO_HOLE_START 0xc0000000ull /* 3 GiB */
 #define E820_MMIO_HOLE_END 0x100000000ull  /* 4 GiB */

@@ -37,8 +37,8 @@ static void test_e820_sizes(void **state)
 	(void)state;
 	assert_int_equal(e820_build(256 * MiB, e, E820_MAX_ENTRIES, &nr), 0);
 	assert_int_equal(nr, 3);
-	check_e820(&e[0], 0, 0xa0000, E820_RAM);
-	check_e820(&e[1], 0xa0000, 0x60000, E820_RESERVED);
+	check_e820(&e[0], 0, 0x9fc00, E820_RAM);
+	check_e820(&e[1], 0x9fc00, 0x60400, E820_RESERVED);
 	check_e820(&e[2], MiB, 255 * MiB, E820_RAM);
 
 	assert_int_equal(e820_build(2 * MiB, e, E820_MAX_ENTRIES, &nr), 0);
@@ -59,8 +59,8 @@ static void test_e820_sizes(void **state)
 	assert_int_equal(
 		e820_build(4 * GiB + GiB / 2, e, E820_MAX_ENTRIES, &nr), 0);
 	assert_int_equal(nr, 4);
-	check_e820(&e[0], 0, 0xa0000, E820_RAM);
-	check_e820(&e[1], 0xa0000, 0x60000, E820_RESERVED);
+	check_e820(&e[0], 0, 0x9fc00, E820_RAM);
+	check_e820(&e[1], 0x9fc00, 0x60400, E820_RESERVED);
 	check_e820(&e[2], MiB, 3 * GiB - MiB, E820_RAM);
 	check_e820(&e[3], 4 * GiB, GiB + GiB / 2, E820_RAM);
 
@@ -410,7 +410,7 @@ static void test_pvh_info(void **state)
 	assert_int_equal(mod->size, 0x1234);
 	assert_int_equal(mod->cmdline_paddr, 0);
 	map = vm_mem_ptr(&f->mem, PVH_MEMMAP_ADDR, 3 * sizeof(*map));
-	assert_int_equal(map[1].addr, 0xa0000);
+	assert_int_equal(map[1].addr, 0x9fc00);
 	assert_int_equal(map[1].type, XEN_HVM_MEMMAP_TYPE_RESERVED);
 	assert_int_equal(map[2].addr + map[2].size, RAM_SIZE);
 	assert_int_equal(map[2].type, XEN_HVM_MEMMAP_TYPE_RAM);
