@@ -231,7 +231,7 @@ static int check_host_paths(const struct exec_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (!lg_hv_backend_exists(o->backend)) {
+	if (o->backend && !lg_hv_backend_exists(o->backend)) {
 		lg_err("unknown backend '%s' (available: %s)", o->backend,
 		       lg_hv_backend_names());
 		return -EINVAL;
@@ -244,6 +244,15 @@ static int check_host_paths(const struct exec_opts *o)
 	return 0;
 }
 
+/* No --backend: lgvmm on hardware KVM, else qemu. Said, not silent. */
+static void choose_backend(struct exec_opts *o)
+{
+	char why[1024];
+
+	o->backend = lg_hv_default_backend(o->accel, why, sizeof(why));
+	lg_info("backend %s (default: %s)", o->backend, why);
+}
+
 int exec_opts_parse(struct exec_opts *o, int argc, char **argv)
 {
 	int c, rc = 0;
@@ -253,7 +262,7 @@ int exec_opts_parse(struct exec_opts *o, int argc, char **argv)
 	o->mem_mib = 256;
 	o->boot_timeout_s = 60;
 	o->copy_max_mib = 1024;
-	o->backend = "qemu";
+	o->backend = NULL; /* chosen below unless a flag or config names it */
 	o->accel = LG_ACCEL_AUTO;
 	rc = exec_config_load(o);
 	optind = 0;
@@ -271,6 +280,8 @@ int exec_opts_parse(struct exec_opts *o, int argc, char **argv)
 	}
 	if (!rc)
 		rc = check_host_paths(o);
+	if (!rc && !o->backend)
+		choose_backend(o);
 	if (rc) {
 		exec_opts_free(o);
 		return -EINVAL;

@@ -31,5 +31,13 @@ struct lg_hv_backend {
 };
 
 extern const struct lg_hv_backend lg_hv_qemu_backend;
+extern const struct lg_hv_backend lg_hv_lgvmm_backend;
+extern const struct lg_hv_backend lg_hv_firecracker_backend;
+
+/*
+ * Finds the lgvmm executable: $LG_LGVMM, else LG_BUILD_DIR/src/vmm/lgvmm,
+ * else PATH. Its path goes to buf; -ENOENT with err when there is none.
+ */
+int lg_lgvmm_find(char *buf, size_t len, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,8 @@
 #include "hv/hv.h"
 #include "hv/backend.h"
 
+#include "common/log.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -15,8 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LG_HV_DEFAULT_BACKEND "qemu"
-
 struct lg_vm {
 	const struct lg_hv_backend *ops;
 	void *impl;
@@ -24,6 +24,8 @@ struct lg_vm {
 
 static const struct lg_hv_backend *const backends[] = {
 	&lg_hv_qemu_backend,
+	&lg_hv_lgvmm_backend,
+	&lg_hv_firecracker_backend,
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -62,6 +64,28 @@ bool lg_hv_backend_exists(const char *name)
 	return find_backend(name) != NULL;
 }
 
+const char *lg_hv_default_backend(enum lg_accel accel, char *why, size_t len)
+{
+	char exe[PATH_MAX], err[512];
+	const char *kvm_why = "";
+
+	if (accel == LG_ACCEL_TCG) {
+		snprintf(why, len, "--accel tcg: only qemu emulates");
+		return "qemu";
+	}
+	if (!lg_kvm_hw_accelerated(&kvm_why)) {
+		snprintf(why, len, "KVM is not hardware accelerated: %s",
+			 kvm_why);
+		return "qemu";
+	}
+	if (lg_lgvmm_find(exe, sizeof(exe), err, sizeof(err)) < 0) {
+		snprintf(why, len, "hardware KVM, but %s", err);
+		return "qemu";
+	}
+	snprintf(why, len, "hardware KVM (%s), lgvmm at %s", kvm_why, exe);
+	return "lgvmm";
+}
+
 int lg_vm_spawn(const char *backend, const struct lg_vm_config *cfg,
 		struct lg_vm **out, char *err, size_t errlen)
 {
@@ -74,8 +98,12 @@ int lg_vm_spawn(const char *backend, const struct lg_vm_config *cfg,
 		snprintf(err, errlen, "no VM configuration given");
 		return -EINVAL;
 	}
-	if (!backend)
-		backend = LG_HV_DEFAULT_BACKEND;
+	if (!backend) {
+		char why[1024];
+
+		backend = lg_hv_default_backend(cfg->accel, why, sizeof(why));
+		lg_info("backend %s (default: %s)", backend, why);
+	}
 	ops = find_backend(backend);
 	if (!ops) {
 		snprintf(err, errlen,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hypervisor interface: one micro-VM, driven through a named backend
- * ("qemu" today; "lgvmm" and "firecracker" later). The orchestrator only
- * sees this header; backends live in their own files.
+ * ("qemu", "lgvmm", "firecracker"). The orchestrator only sees this
+ * header; backends live in their own files.
  */
 #ifndef LG_HV_HV_H
 #define LG_HV_HV_H
@@ -71,7 +71,10 @@ struct lg_vm_times {
 
 struct lg_vm;
 
-/* Starts a VM. On failure nothing is left behind (process, dir, sockets). */
+/*
+ * Starts a VM; backend NULL: lg_hv_default_backend()'s choice, logged.
+ * On failure nothing is left behind (process, dir, sockets).
+ */
 int lg_vm_spawn(const char *backend, const struct lg_vm_config *cfg,
 		struct lg_vm **out, char *err, size_t errlen);
 
@@ -104,6 +107,12 @@ const char *lg_vm_state_name(enum lg_vm_state state);
 /* Comma-separated backend names compiled in, for --help and errors. */
 const char *lg_hv_backend_names(void);
 bool lg_hv_backend_exists(const char *name);
+/*
+ * The backend to use when none is named: "lgvmm" where KVM is hardware
+ * accelerated and lgvmm is found, else "qemu" (TCG). why says what
+ * decided it. Runs the KVM probe (milliseconds).
+ */
+const char *lg_hv_default_backend(enum lg_accel accel, char *why, size_t len);
 
 /*
  * Where per-VM runtime directories go: $LUMINAGUARD_RUNTIME_DIR, else
