@@ -8,6 +8,11 @@
  *   mode=e  same, then read one line of console input, print
  *           "got: <line>", then reset
  *   mode=t  print "tick N" lines about every 2^26 TSC cycles for ever
+ *   mode=k  print "keys: waiting", then poll the i8042 (status port 0x64,
+ *           bit 0: output buffer full) and print each byte read from
+ *           port 0x60 as "key XX" (hex); once the Delete key's make code
+ *           (set 2: e0 71, the last of SendCtrlAltDel's Ctrl, Alt,
+ *           Delete) has come, reset
  * The reset goes through the i8042's reset line (command 0xfe on port
  * 0x64, what Linux does with reboot=k), which ends lgvmm as a CPU reset
  * ends Firecracker. A few
@@ -37,6 +42,8 @@ entry:
 	je echo
 	cmp $'t', %al
 	je tick
+	cmp $'k', %al
+	je keys
 reset:
 	mov $0xfe, %al
 	out %al, $0x64
@@ -75,6 +82,45 @@ tick:
 	cmp %ebx, %eax
 	jb 5b
 	jmp 4b
+
+keys:
+	mov $msg_keys, %esi
+	call puts
+	xor %edi, %edi			/* the byte before, 0 at first */
+12:	in $0x64, %al
+	test $0x01, %al
+	jz 12b
+	in $0x60, %al
+	movzbl %al, %ebx
+	mov $msg_key, %esi
+	call puts
+	mov %ebx, %eax
+	call puthex8
+	mov $'\n', %al
+	call putc
+	cmp $0xe0, %edi
+	jne 13f
+	cmp $0x71, %ebx
+	je reset
+13:	mov %ebx, %edi
+	jmp 12b
+
+/* puthex8: %al as two lower-case hex digits. */
+puthex8:
+	push %eax
+	shr $4, %al
+	call puthex4
+	pop %eax
+puthex4:
+	push %eax
+	and $0x0f, %al
+	add $'0', %al
+	cmp $'9', %al
+	jbe 14f
+	add $('a' - '9' - 1), %al
+14:	call putc
+	pop %eax
+	ret
 
 /* putc: %al; waits for the transmitter. */
 putc:
@@ -141,6 +187,8 @@ msg_up:		.asciz "lgvmm-guest: up\n"
 msg_cmdline:	.asciz "cmdline: "
 msg_got:	.asciz "got: "
 msg_tick:	.asciz "tick "
+msg_keys:	.asciz "keys: waiting\n"
+msg_key:	.asciz "key "
 
 	.section .note.Xen, "a", @note
 	.balign 4

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PVH boot stub for running the ring-3 test guests (tests/vmm/guest/)
- * under another VMM (QEMU microvm) exactly as our harness runs them.
+ * under a whole VMM (QEMU microvm, the lgvmm executable) exactly as our
+ * harness runs them.
  *
  * Entered through the Xen PVH note in 32-bit protected mode, paging
- * off (EBX = hvm_start_info, unused). It builds what the harness builds
- * from outside (tests/vmm/longmode.c): identity page tables for 4 GiB
- * with user-accessible 2 MiB pages, the same GDT (0x08 kernel code,
- * 0x10 kernel data, 0x18|3 user data, 0x20|3 user code, 0x28 TSS), a TSS
- * whose RSP0 is a small kernel stack, an IDT with only #DB and #GP
+ * off (EBX = hvm_start_info, unused: the command line is ignored; ESP
+ * is undefined, so the stub takes its own stack first). It builds what
+ * the harness builds from outside (tests/vmm/longmode.c): identity page
+ * tables for 4 GiB with user-accessible 2 MiB pages, the same GDT (0x08
+ * kernel code, 0x10 kernel data, 0x18|3 user data, 0x20|3 user code,
+ * 0x28 TSS), a TSS whose RSP0 is a small kernel stack (also the stub's
+ * own stack until it drops to ring 3), an IDT with only #DB and #GP
  * pointing at the guest image's I/O shim (_start + 0x40 / + 0xa0, see
  * guest/start.S), CR0/CR4/EFER as the harness sets them; then it enters
  * long mode and drops to ring 3 at _start with IOPL 3 and RSP at 16 MiB

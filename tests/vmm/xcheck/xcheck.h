@@ -61,8 +61,8 @@ int xcheck_read_file(const char *path, char *buf, size_t size);
  * after timeout_ms. *status: the exit status, -1 if it was killed.
  * 0, or a negative errno if it could not be started.
  */
-int xcheck_spawn(char *const argv[], const char *out_path,
-		 const char *err_path, int timeout_ms, int *status);
+int xcheck_spawn(char *const argv[], const char *out_path, const char *err_path,
+		 int timeout_ms, int *status);
 
 /*
  * The guest's PVH ELF (elf_dir/GUEST-pvh.elf) under the lgvmm executable
