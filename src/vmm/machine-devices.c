@@ -11,6 +11,7 @@
 #include "vmm/accel/accel-irq.h"
 #include "vmm/devices/i8042.h"
 #include "vmm/devices/virtio-blk.h"
+#include "vmm/devices/virtio-net.h"
 #include "vmm/devices/virtio-rng.h"
 #include "vmm/devices/virtio-vsock.h"
 
@@ -119,6 +120,38 @@ static int add_drive(struct machine *m, const struct vmm_drive *drv, char *err,
 	return r;
 }
 
+static void net_destroy(void *dev)
+{
+	virtio_net_destroy(dev);
+}
+
+static int add_net(struct machine *m, const struct vmm_net *nc, char *err,
+		   size_t err_size)
+{
+	struct virtio_net_params np = {
+		.host_dev_name = nc->host_dev_name,
+		.has_mac = nc->has_guest_mac,
+	};
+	struct machine_virtio *d = virtio_slot(m);
+	struct virtio_net *net;
+	int r;
+
+	if (!d) {
+		fail(err, err_size, "too many devices");
+		return -ENOSPC;
+	}
+	memcpy(np.mac, nc->guest_mac, sizeof(np.mac));
+	r = virtio_net_create(&np, &m->vm->mem, m->loop, virtio_irq, d, &net);
+	if (r < 0) {
+		fail(err, err_size, "network interface %s on %s: %s",
+		     nc->iface_id, nc->host_dev_name, strerror(-r));
+		return r;
+	}
+	d->dev = net;
+	d->destroy = net_destroy;
+	return virtio_commit(m, d, virtio_net_mmio(net));
+}
+
 static void vsock_destroy(void *dev)
 {
 	virtio_vsock_destroy(dev);
@@ -200,8 +233,10 @@ static int add_drives(struct machine *m, char *err, size_t err_size)
 	return 0;
 }
 
+/* In Firecracker's order: drives, network interfaces, vsock, entropy. */
 int machine_add_devices(struct machine *m, char *err, size_t err_size)
 {
+	unsigned int i;
 	int r;
 
 	r = i8042_create(i8042_reset, m, i8042_irq, m, &m->i8042);
@@ -216,11 +251,9 @@ int machine_add_devices(struct machine *m, char *err, size_t err_size)
 		fail(err, err_size, "i8042: %s", strerror(-r));
 		return r;
 	}
-	if (m->cfg->nr_nets) {
-		fail(err, err_size, "network interfaces are not supported yet");
-		return -ENOTSUP;
-	}
 	r = add_drives(m, err, err_size);
+	for (i = 0; r == 0 && i < m->cfg->nr_nets; i++)
+		r = add_net(m, &m->cfg->nets[i], err, err_size);
 	if (r == 0 && m->cfg->vsock.set)
 		r = add_vsock(m, err, err_size);
 	if (r == 0 && m->cfg->entropy.set)
