@@ -25,7 +25,13 @@ void evloop_destroy(struct evloop *loop);
 int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_fn fn,
 	       void *opaque);
 int evloop_modify(struct evloop *loop, int fd, uint32_t events);
-/* Safe from a callback, also for the fd being dispatched. */
+/*
+ * Safe from a callback, also for the fd being dispatched: an event
+ * already fetched for a deleted fd is dropped. From another thread
+ * while the loop runs, a callback already in progress (or about to
+ * start) for fd may still run once: keep its opaque alive, or delete on
+ * the loop thread (evloop_call()).
+ */
 int evloop_del(struct evloop *loop, int fd);
 
 /*
@@ -33,6 +39,12 @@ int evloop_del(struct evloop *loop, int fd);
  * itself failed.
  */
 int evloop_run(struct evloop *loop);
+/*
+ * One turn: waits up to timeout_ms (-1: forever, 0: not at all) and
+ * dispatches what is ready. The number of events handled, or a negative
+ * errno. For tests and for callers with their own loop.
+ */
+int evloop_run_once(struct evloop *loop, int timeout_ms);
 /* Any thread, async-signal-safe: evloop_run() returns soon. */
 void evloop_stop(struct evloop *loop);
 
@@ -41,5 +53,13 @@ void evloop_stop(struct evloop *loop);
  * negative errno.
  */
 int evloop_call(struct evloop *loop, evloop_fn fn, void *opaque);
+
+/*
+ * Runs fn(opaque, 0) on the loop thread and waits for it to finish, when
+ * the loop runs on another thread; otherwise (not running, or called on
+ * the loop thread) runs it right here. For tearing down what the loop
+ * serves from any thread. 0 or a negative errno (fn did not run).
+ */
+int evloop_call_sync(struct evloop *loop, evloop_fn fn, void *opaque);
 
 #endif

@@ -27,6 +27,10 @@
 #define HARNESS_MAX_REPORTS 64u
 #define HARNESS_MAX_MMIO_LOG 16u
 #define HARNESS_TIMEOUT_S 10
+/* virtio-mmio slots, where QEMU's microvm machine puts them. */
+#define HARNESS_VIRTIO_BASE 0xfeb00000ull
+#define HARNESS_VIRTIO_STRIDE 0x200ull
+#define HARNESS_VIRTIO_SLOTS 8u
 
 struct harness_mmio_access {
 	uint64_t offset;
@@ -57,6 +61,8 @@ struct harness {
 	struct harness_devices dev;
 	enum vcpu_stop_reason stop;
 	uint64_t run_ns;
+	unsigned int nr_virtio; /* slots taken by harness_attach_virtio() */
+	uint64_t virtio_irqs;	/* atomic: raised virtio interrupts */
 };
 
 /* 0; -ENODEV etc. when the accelerator is unavailable (caller skips). */
@@ -77,5 +83,45 @@ void harness_dump(struct harness *h);
 
 /* The UART output so far, NUL-terminated, in buf. */
 int harness_uart_output(struct harness *h, char *buf, size_t size);
+
+/*
+ * virtio devices and the VMM event loop (harness-virtio.c, linked by the
+ * device tests only, with lg_vmm_devices_dep).
+ */
+struct evloop;
+struct virtio_mmio;
+
+/*
+ * Registers dev in the next free slot, HARNESS_VIRTIO_BASE + slot *
+ * HARNESS_VIRTIO_STRIDE: the slot number, or a negative errno (-ENOSPC
+ * when all HARNESS_VIRTIO_SLOTS are taken). The device must outlive
+ * the harness's runs; destroy it before harness_destroy().
+ */
+int harness_attach_virtio(struct harness *h, struct virtio_mmio *dev);
+
+/*
+ * A virtio_irq_fn for devices under the harness, opaque = the harness:
+ * ring-3 guests take no interrupts, so raised ones are only counted.
+ */
+void harness_virtio_irq(void *opaque, bool level);
+
+/* An event loop running on its own thread, as the VMM thread would. */
+struct harness_loop {
+	struct evloop *loop;
+	pthread_t thread;
+	bool running;
+	int err; /* evloop_run()'s result once stopped */
+};
+
+/* Creates the loop; devices register with it before it starts. */
+int harness_loop_create(struct harness_loop *hl);
+int harness_loop_start(struct harness_loop *hl);
+/*
+ * Stops and joins the thread (idempotent); the loop stays, so devices
+ * can unregister from it while being destroyed.
+ */
+void harness_loop_stop(struct harness_loop *hl);
+/* Stops if needed and frees the loop. */
+void harness_loop_free(struct harness_loop *hl);
 
 #endif
