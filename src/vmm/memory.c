@@ -5,8 +5,11 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void vm_mem_init(struct vm_mem *mem)
 {
@@ -113,4 +116,151 @@ uint64_t vm_mem_size(const struct vm_mem *mem)
 	for (i = 0; i < mem->nr_regions; i++)
 		total += mem->regions[i].size;
 	return total;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	uint64_t acc = 0;
+	size_t i;
+
+	for (i = 0; i < VM_MEM_PAGE_SIZE / sizeof(*w); i++)
+		acc |= w[i];
+	return acc == 0;
+}
+
+/* Largest single write: bounded so one huge run does not stall. */
+#define VM_MEM_SAVE_CHUNK (8ull << 20)
+
+static int vm_mem_save_region(const struct vm_mem_region *r, int fd,
+			      uint64_t file_off)
+{
+	const uint8_t *base = r->hva;
+	uint64_t off = 0;
+
+	while (off < r->size) {
+		uint64_t run = 0;
+		int err;
+
+		if (page_is_zero(base + off)) {
+			off += VM_MEM_PAGE_SIZE;
+			continue;
+		}
+		while (off + run < r->size && run < VM_MEM_SAVE_CHUNK &&
+		       (run == 0 || !page_is_zero(base + off + run)))
+			run += VM_MEM_PAGE_SIZE;
+		while (run) {
+			ssize_t n = pwrite(fd, base + off, (size_t)run,
+					   (off_t)(file_off + off));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				err = n < 0 ? -errno : -EIO;
+				lg_err("vmm: writing the memory file: %s",
+				       strerror(-err));
+				return err;
+			}
+			off += (uint64_t)n;
+			run -= (uint64_t)n;
+		}
+	}
+	return 0;
+}
+
+int vm_mem_save(const struct vm_mem *mem, int fd)
+{
+	uint64_t file_off = 0;
+	unsigned int i;
+	int err;
+
+	if (ftruncate(fd, 0) < 0 ||
+	    ftruncate(fd, (off_t)vm_mem_size(mem)) < 0) {
+		err = -errno;
+		lg_err("vmm: sizing the memory file: %s", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < mem->nr_regions; i++) {
+		err = vm_mem_save_region(&mem->regions[i], fd, file_off);
+		if (err < 0)
+			return err;
+		file_off += mem->regions[i].size;
+	}
+	return 0;
+}
+
+static int vm_mem_check_file(int fd, uint64_t offset, uint64_t size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || offset % VM_MEM_PAGE_SIZE ||
+	    (uint64_t)st.st_size < offset ||
+	    (uint64_t)st.st_size - offset < size) {
+		lg_err("vmm: memory file of %llu bytes does not hold %llu "
+		       "bytes at %llu",
+		       (unsigned long long)st.st_size, (unsigned long long)size,
+		       (unsigned long long)offset);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vm_mem_map_file(struct vm_mem *mem, int fd)
+{
+	uint64_t off = 0;
+	unsigned int i;
+	int err;
+
+	err = vm_mem_check_file(fd, 0, vm_mem_size(mem));
+	if (err < 0)
+		return err;
+	for (i = 0; i < mem->nr_regions; i++) {
+		struct vm_mem_region *r = &mem->regions[i];
+		void *p;
+
+		p = mmap(r->hva, (size_t)r->size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd,
+			 (off_t)off);
+		if (p == MAP_FAILED) {
+			err = -errno;
+			lg_err("vmm: mapping the memory file: %s",
+			       strerror(-err));
+			return err;
+		}
+		off += r->size;
+	}
+	return 0;
+}
+
+int vm_mem_add_file(struct vm_mem *mem, uint64_t gpa, uint64_t size, int fd,
+		    uint64_t offset)
+{
+	struct vm_mem_region *r;
+	void *hva;
+	int err;
+
+	err = vm_mem_check_new(mem, gpa, size);
+	if (!err)
+		err = vm_mem_check_file(fd, offset, size);
+	if (err < 0) {
+		lg_err("vmm: bad file RAM region %#llx+%#llx: %s",
+		       (unsigned long long)gpa, (unsigned long long)size,
+		       strerror(-err));
+		return err;
+	}
+	hva = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_NORESERVE, fd, (off_t)offset);
+	if (hva == MAP_FAILED) {
+		err = -errno;
+		lg_err("vmm: mmap %llu bytes of the memory file: %s",
+		       (unsigned long long)size, strerror(-err));
+		return err;
+	}
+	r = &mem->regions[mem->nr_regions++];
+	r->gpa = gpa;
+	r->size = size;
+	r->hva = hva;
+	return 0;
 }

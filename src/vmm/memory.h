@@ -46,4 +46,30 @@ int vm_mem_write(const struct vm_mem *mem, uint64_t gpa, const void *src,
 /* Total RAM in bytes. */
 uint64_t vm_mem_size(const struct vm_mem *mem);
 
+/*
+ * Memory files (snapshots): all RAM, region after region in the order
+ * they were added, as one flat file of vm_mem_size() bytes.
+ *
+ * vm_mem_save() writes that file to fd (a regular file, truncated
+ * first); all-zero pages are left as holes. It does not sync.
+ */
+int vm_mem_save(const struct vm_mem *mem, int fd);
+
+/*
+ * Replaces the contents of every region by a private, copy-on-write
+ * mapping of fd laid out as vm_mem_save() writes it: pages load from the
+ * file when first touched, guest writes never reach the file. The host
+ * addresses stay the same, so mappings the accelerator holds stay valid.
+ * fd must be at least vm_mem_size() bytes (-EINVAL otherwise) and must
+ * not shrink while the VM lives; it may be closed afterwards.
+ */
+int vm_mem_map_file(struct vm_mem *mem, int fd);
+
+/*
+ * Like vm_mem_add(), with the region a private copy-on-write mapping of
+ * [offset, offset + size) of fd (offset page aligned, within the file).
+ */
+int vm_mem_add_file(struct vm_mem *mem, uint64_t gpa, uint64_t size, int fd,
+		    uint64_t offset);
+
 #endif

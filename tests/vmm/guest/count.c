@@ -10,7 +10,8 @@
  * Before counting it leaves marks in the PICs, the IOAPIC, the local
  * APIC, the PIT, the UART scratch register and a few MSRs (through its
  * own ring-0 gate on int3), and turns on kvm-clock. At the end it reads
- * the marks back and reports them, then the tick count from xmm7, the
+ * the marks back and reports them with the CPU count CPUID gives (the
+ * test configures an unusual one), then the tick count from xmm7, the
  * number of wrong read-backs and the final LCG state, and prints "count:
  * done". A correctly restored snapshot continues all of these; a restart
  * would print "count: start" again.
@@ -131,6 +132,15 @@ static uint64_t kvmclock_ns(void)
 	return sys + (uint64_t)(((unsigned __int128)delta * mul) >> 32);
 }
 
+/* CPUID leaf 1 EBX[23:16]: the logical CPU count the VMM described. */
+static uint32_t cpuid_cpus(void)
+{
+	uint32_t a = 1, b, c = 0, d;
+
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	return (b >> 16) & 0xff;
+}
+
 static void leave_marks(void)
 {
 	unsigned int i;
@@ -163,6 +173,7 @@ static void report_marks(void)
 	report(inb(UART_SCR));
 	for (i = 0; i < NR_MSR_MARKS; i++)
 		report(rdmsr(msr_marks[i].msr) == msr_marks[i].value);
+	report(cpuid_cpus());
 }
 
 int guest_main(void)
