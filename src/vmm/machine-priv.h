@@ -40,7 +40,8 @@ struct machine_cpus {
 };
 
 struct machine {
-	const struct vmm_config *cfg;
+	const struct vmm_config *cfg; /* &own_cfg */
+	struct vmm_config own_cfg;
 	struct evloop *loop;
 	struct vm *vm;
 	unsigned int nr_vcpus;
@@ -66,6 +67,13 @@ void machine_guest_exit(struct machine *m, int status, const char *why);
 
 int machine_cpus_init(struct machine *m);
 void machine_cpus_stop(struct machine *m);
+
+/* Steps of machine_create() that a restore shares. */
+struct machine *machine_alloc(const struct machine_params *p, int *err);
+int machine_create_vm(struct machine *m, char *err, size_t err_size);
+int machine_add_serial(struct machine *m, const struct machine_params *p);
+/* Starts the vCPU threads parked, as after machine_pause(). */
+int machine_start_paused(struct machine *m, char *err, size_t err_size);
 
 /* i8042 and the configured virtio devices. */
 int machine_add_devices(struct machine *m, char *err, size_t err_size);

@@ -108,6 +108,20 @@ int machine_start(struct machine *m, char *err, size_t err_size)
 	return 0;
 }
 
+int machine_start_paused(struct machine *m, char *err, size_t err_size)
+{
+	unsigned int i;
+
+	/* Each thread's first vcpu_run() returns at once and parks. */
+	pthread_mutex_lock(&m->cpus.lock);
+	m->cpus.want = MACHINE_PAUSE;
+	pthread_mutex_unlock(&m->cpus.lock);
+	for (i = 0; i < m->nr_vcpus; i++)
+		__atomic_store_n(&m->vcpus[i]->stop_requested, 1,
+				 __ATOMIC_SEQ_CST);
+	return machine_start(m, err, err_size);
+}
+
 int machine_pause(struct machine *m)
 {
 	struct machine_cpus *c = &m->cpus;

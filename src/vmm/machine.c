@@ -70,7 +70,7 @@ static void serial_rx_ready(void *opaque)
 	evloop_call(m->loop, serial_input_resume, m);
 }
 
-static int machine_add_serial(struct machine *m, const struct machine_params *p)
+int machine_add_serial(struct machine *m, const struct machine_params *p)
 {
 	int r;
 
@@ -96,7 +96,7 @@ static int machine_add_serial(struct machine *m, const struct machine_params *p)
 	return r;
 }
 
-static int machine_create_vm(struct machine *m, char *err, size_t err_size)
+int machine_create_vm(struct machine *m, char *err, size_t err_size)
 {
 	uint64_t ram = (uint64_t)m->cfg->machine.mem_size_mib << 20;
 	uint64_t gpa[2], size[2];
@@ -159,6 +159,34 @@ static int machine_boot(struct machine *m, char *err, size_t err_size)
 	return r;
 }
 
+/* The machine keeps its own copy: the API's may move or go first. */
+struct machine *machine_alloc(const struct machine_params *p, int *err)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+
+	*err = -ENOMEM;
+	if (!m)
+		return NULL;
+	vmm_config_init(&m->own_cfg);
+	if (p->cfg && vmm_config_copy(&m->own_cfg, p->cfg) < 0) {
+		free(m);
+		return NULL;
+	}
+	m->cfg = &m->own_cfg;
+	m->loop = p->loop;
+	m->on_exit = p->on_exit;
+	m->opaque = p->opaque;
+	m->serial_in_fd = -1;
+	m->nr_vcpus = m->cfg->machine.vcpu_count;
+	*err = machine_cpus_init(m);
+	if (*err < 0) {
+		vmm_config_free(&m->own_cfg);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
 int machine_create(const struct machine_params *p, struct machine **out,
 		   char *err, size_t err_size)
 {
@@ -166,20 +194,9 @@ int machine_create(const struct machine_params *p, struct machine **out,
 	int r;
 
 	*out = NULL;
-	m = calloc(1, sizeof(*m));
+	m = machine_alloc(p, &r);
 	if (!m)
-		return -ENOMEM;
-	m->cfg = p->cfg;
-	m->loop = p->loop;
-	m->on_exit = p->on_exit;
-	m->opaque = p->opaque;
-	m->serial_in_fd = -1;
-	m->nr_vcpus = p->cfg->machine.vcpu_count;
-	r = machine_cpus_init(m);
-	if (r < 0) {
-		free(m);
 		return r;
-	}
 	r = machine_create_vm(m, err, err_size);
 	if (r == 0)
 		r = machine_create_vcpus(m, err, err_size);
@@ -218,6 +235,7 @@ void machine_destroy(struct machine *m)
 		serial_destroy(&m->serial);
 	pthread_cond_destroy(&m->cpus.cond);
 	pthread_mutex_destroy(&m->cpus.lock);
+	vmm_config_free(&m->own_cfg);
 	free(m);
 }
 

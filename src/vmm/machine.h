@@ -8,6 +8,7 @@
 #ifndef LG_VMM_MACHINE_H
 #define LG_VMM_MACHINE_H
 
+#include "vmm/api/api.h"
 #include "vmm/config.h"
 #include "vmm/event-loop.h"
 
@@ -54,6 +55,24 @@ int machine_start(struct machine *m, char *err, size_t err_size);
 /* Returns once every vCPU is out of the guest and parked. */
 int machine_pause(struct machine *m);
 int machine_resume(struct machine *m);
+
+/*
+ * With the machine paused: writes the memory file, then the state file
+ * (its appearance means the snapshot is complete).
+ */
+int machine_snapshot_create(struct machine *m, const char *state_path,
+			    const char *mem_path, char *err, size_t err_size);
+
+/*
+ * Builds the machine a snapshot describes (p->cfg is ignored: the state
+ * file holds the configuration, returned in *cfg_out), maps its memory
+ * file privately and loads the state; then starts the vCPUs, parked
+ * unless lp->resume_vm.
+ */
+int machine_restore(const struct machine_params *p,
+		    const struct vmm_snapshot_load_params *lp,
+		    struct vmm_config *cfg_out, struct machine **out, char *err,
+		    size_t err_size);
 
 /* Presses Ctrl-Alt-Del on the i8042 keyboard. */
 int machine_ctrl_alt_del(struct machine *m);

@@ -112,21 +112,42 @@ static int op_snapshot_create(void *opaque,
 			      const struct vmm_snapshot_create_params *p,
 			      char *err, size_t err_size)
 {
-	(void)opaque;
-	(void)p;
-	snprintf(err, err_size, "snapshots are not supported yet");
-	return -ENOTSUP;
+	struct vmm *v = opaque;
+
+	if (p->diff) {
+		snprintf(err, err_size, "diff snapshots are not supported");
+		return -ENOTSUP;
+	}
+	if (!v->machine) {
+		snprintf(err, err_size, "the microVM is not running");
+		return -ENODEV;
+	}
+	return machine_snapshot_create(v->machine, p->snapshot_path,
+				       p->mem_file_path, err, err_size);
 }
 
 static int op_snapshot_load(void *opaque,
 			    const struct vmm_snapshot_load_params *p,
 			    struct vmm_config *cfg, char *err, size_t err_size)
 {
-	(void)opaque;
-	(void)p;
-	(void)cfg;
-	snprintf(err, err_size, "snapshots are not supported yet");
-	return -ENOTSUP;
+	struct vmm *v = opaque;
+	struct machine_params mp = {
+		.loop = v->loop,
+		.serial_out_fd = STDOUT_FILENO,
+		.serial_in_fd = STDIN_FILENO,
+		.on_exit = on_guest_exit,
+		.opaque = v,
+	};
+
+	if (v->machine) {
+		snprintf(err, err_size, "the microVM is already running");
+		return -EALREADY;
+	}
+	if (p->track_dirty_pages) {
+		snprintf(err, err_size, "dirty page tracking is not supported");
+		return -ENOTSUP;
+	}
+	return machine_restore(&mp, p, cfg, &v->machine, err, err_size);
 }
 
 static int op_drive_update(void *opaque, const char *drive_id, const char *path,
