@@ -11,14 +11,18 @@ Measures (medians of N runs, wall clock on this host):
   exits         one PIO and one MMIO exit round trip (ring-3 test guest)
   rss           VMM resident memory above guest memory, guest running
                 (QEMU: the same, its guest RAM mapping excluded)
-  restore       snapshot restore to first instruction (from the snapshot
-                test program, when built)
+  restore       PUT /snapshot/load with resume_vm into a fresh lgvmm
+                (API ready) until the request returns: state file read,
+                VM and devices built, memory file mapped, vCPUs started;
+                and, from tests/vmm/snapshot/test-snapshot-vm, restore to
+                the restored guest's first exit
 
 The guest is tests/vmm/lgvmm/console-guest.S, a PVH guest that prints at
 once. On a host whose KVM emulates ring 0 (kvm_pvm, see ENVIRONMENT.md)
 QEMU runs with TCG and the numbers show VMM overheads, not guest speed.
 """
 import argparse
+import http.client
 import json
 import os
 import re
@@ -164,6 +168,71 @@ def bench_rss(argv, mem):
     return kib
 
 
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost")
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def api(sock, method, path, body=None):
+    c = UnixHTTP(sock)
+    c.request(method, path, body=json.dumps(body) if body is not None
+              else None, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    if r.status >= 300:
+        raise RuntimeError(f"{method} {path}: {r.status} {data!r}")
+    return data
+
+
+def make_snapshot(lgvmm, guest, work, mem):
+    sock = os.path.join(work, "snap.sock")
+    p = subprocess.Popen([lgvmm, "--api-sock", sock],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    wait_connect(sock, p).close()
+    api(sock, "PUT", "/boot-source", {"kernel_image_path": guest,
+                                      "boot_args": "mode=t"})
+    api(sock, "PUT", "/machine-config", {"vcpu_count": 1,
+                                         "mem_size_mib": mem})
+    api(sock, "PUT", "/actions", {"action_type": "InstanceStart"})
+    p.stdout.readline()
+    api(sock, "PATCH", "/vm", {"state": "Paused"})
+    state = os.path.join(work, f"vm-{mem}.state")
+    memf = os.path.join(work, f"vm-{mem}.mem")
+    api(sock, "PUT", "/snapshot/create", {"snapshot_path": state,
+                                          "mem_file_path": memf})
+    stop(p)
+    return state, memf
+
+
+def bench_restore(lgvmm, guest, work, mem):
+    state, memf = make_snapshot(lgvmm, guest, work, mem)
+    sock = os.path.join(work, "load.sock")
+    out = []
+    for _ in range(ARGS.runs):
+        p = subprocess.Popen([lgvmm, "--api-sock", sock],
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        wait_connect(sock, p).close()
+        t0 = time.monotonic()
+        api(sock, "PUT", "/snapshot/load",
+            {"snapshot_path": state, "resume_vm": True,
+             "mem_backend": {"backend_type": "File", "backend_path": memf}})
+        out.append(time.monotonic() - t0)
+        stop(p)
+        if os.path.exists(sock):
+            os.unlink(sock)
+    os.unlink(memf)
+    return out
+
+
 def bench_exits(build):
     exe = os.path.join(build, "tests/vmm/test-vmm")
     env = dict(os.environ,
@@ -217,10 +286,19 @@ def report(lgvmm, guest, qemu, work):
     if ex:
         print(f"{'PIO exit round trip':<34} lgvmm {ex[0] / 1000.0:8.2f} us")
         print(f"{'MMIO exit round trip':<34} lgvmm {ex[1] / 1000.0:8.2f} us")
-    snap = os.path.join(ARGS.build, "tests/vmm/snapshot/bench-restore")
+    for mem in (128, 1024):
+        a = median_ms(bench_restore(lgvmm, guest, work, mem))
+        line(f"snapshot load + resume ({mem} MiB)", a)
+    snap = os.path.join(ARGS.build, "tests/vmm/snapshot/test-snapshot-vm")
     if os.path.exists(snap):
-        r = subprocess.run([snap], capture_output=True, text=True)
-        sys.stdout.write(r.stdout)
+        env = dict(os.environ,
+                   LG_VMM_GUEST_DIR=os.path.join(ARGS.build, "tests/vmm"))
+        r = subprocess.run([snap], capture_output=True, text=True, env=env)
+        for ln in r.stdout.splitlines():
+            m = re.match(r"\s*restore (128|1024) MiB: (.*)", ln)
+            if m:
+                print(f"# test-snapshot-vm, restore {m.group(1)} MiB: "
+                      f"{m.group(2)}")
 
 
 if __name__ == "__main__":
