@@ -320,6 +320,27 @@ int machine_cmdline(struct machine *m, char *buf, size_t size, char *err,
 	return 0;
 }
 
+int machine_drive_update(struct machine *m, const char *drive_id,
+			 const char *path, char *err, size_t err_size)
+{
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < m->nr_virtio; i++) {
+		const struct machine_virtio *d = &m->virtio[i];
+
+		if (!d->drive || strcmp(d->drive->drive_id, drive_id))
+			continue;
+		r = virtio_blk_update_path(d->dev, path);
+		if (r < 0)
+			fail(err, err_size, "drive %s: cannot use %s: %s",
+			     drive_id, path, strerror(-r));
+		return r;
+	}
+	fail(err, err_size, "no drive %s", drive_id);
+	return -ENOENT;
+}
+
 int machine_ctrl_alt_del(struct machine *m)
 {
 	if (!m->i8042)

@@ -74,6 +74,13 @@ int machine_restore(const struct machine_params *p,
 		    struct vmm_config *cfg_out, struct machine **out, char *err,
 		    size_t err_size);
 
+/*
+ * PATCH /drives: drive_id's device switches to the file at path (same
+ * read-only mode) and tells the guest its capacity may have changed.
+ */
+int machine_drive_update(struct machine *m, const char *drive_id,
+			 const char *path, char *err, size_t err_size);
+
 /* Presses Ctrl-Alt-Del on the i8042 keyboard. */
 int machine_ctrl_alt_del(struct machine *m);
 

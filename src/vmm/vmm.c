@@ -153,11 +153,13 @@ static int op_snapshot_load(void *opaque,
 static int op_drive_update(void *opaque, const char *drive_id, const char *path,
 			   char *err, size_t err_size)
 {
-	(void)opaque;
-	(void)path;
-	snprintf(err, err_size, "cannot update drive %s: not supported yet",
-		 drive_id);
-	return -ENOTSUP;
+	struct vmm *v = opaque;
+
+	if (!v->machine) {
+		snprintf(err, err_size, "the microVM is not running");
+		return -ENODEV;
+	}
+	return machine_drive_update(v->machine, drive_id, path, err, err_size);
 }
 
 static void op_metrics_fill(void *opaque, json_t *metrics)

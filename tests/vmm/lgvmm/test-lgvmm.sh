@@ -129,6 +129,12 @@ r=$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"m
 expect_match "PUT /boot-source (good kernel)" "$r" '^204'
 r=$(api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128}')
 expect_match "PUT /machine-config" "$r" '^204'
+truncate -s 64K "$WORK/disk1.img"
+truncate -s 128K "$WORK/disk2.img"
+r=$(api PUT /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$WORK/disk1.img\", \"is_root_device\": false, \"is_read_only\": false}")
+expect_match "PUT /drives/scratch" "$r" '^204'
+r=$(api PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$WORK/disk2.img\"}")
+expect_match "PATCH /drives before start is refused" "$r" '^400'
 r=$(api PUT /actions '{"action_type": "InstanceStart"}')
 expect_match "InstanceStart" "$r" '^204'
 expect_match "GET / after start" "$(api GET /)" '"state": ?"Running"'
@@ -137,6 +143,13 @@ expect_match "a second InstanceStart is refused" "$r" '^400'
 r=$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\"}")
 expect_match "PUT /boot-source after start is refused" "$r" '^400'
 expect_match "GET /vm/config shows the machine" "$(api GET /vm/config)" '"vcpu_count": ?2'
+r=$(api PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$WORK/disk2.img\"}")
+expect_match "PATCH /drives swaps the backing file" "$r" '^204'
+expect_match "GET /vm/config shows the new file" "$(api GET /vm/config)" 'disk2.img'
+r=$(api PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$WORK/no-such-disk\"}")
+expect_match "PATCH /drives with a missing file: 400" "$r" '^400 .*no-such-disk'
+r=$(api PATCH /drives/other "{\"drive_id\": \"other\", \"path_on_host\": \"$WORK/disk2.img\"}")
+expect_match "PATCH /drives of an unknown drive: 400" "$r" '^400'
 
 # 5. Pause and resume: no console output while paused.
 for _ in $(seq 1 100); do grep -q 'tick 2' "$WORK/api.out" && break; sleep 0.05; done
