@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#define CPUID_HYPERVISOR (1u << 31)  /* leaf 1 ecx */
-#define CPUID_HTT (1u << 28)	     /* leaf 1 edx */
-#define CPUID_TOPO_SMT 1u	     /* leaf 0xb/0x1f level types */
+#define CPUID_HYPERVISOR (1u << 31) /* leaf 1 ecx */
+#define CPUID_HTT (1u << 28)	    /* leaf 1 edx */
+#define CPUID_TOPO_SMT 1u	    /* leaf 0xb/0x1f level types */
 #define CPUID_TOPO_CORE 2u
 
 #define MSR_IA32_TSC 0x10u
