@@ -218,6 +218,12 @@ int machine_create(const struct machine_params *p, struct machine **out,
 	return 0;
 }
 
+void machine_stop(struct machine *m)
+{
+	if (m)
+		machine_cpus_stop(m);
+}
+
 void machine_destroy(struct machine *m)
 {
 	unsigned int i;

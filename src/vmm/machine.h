@@ -49,6 +49,8 @@ int machine_create(const struct machine_params *p, struct machine **out,
 		   char *err, size_t err_size);
 /* Stops and joins the vCPUs, frees every device and the VM. */
 void machine_destroy(struct machine *m);
+/* Stops and joins the vCPUs only; the devices stay (to drain them). */
+void machine_stop(struct machine *m);
 
 /* Starts one thread per vCPU. */
 int machine_start(struct machine *m, char *err, size_t err_size);

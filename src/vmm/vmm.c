@@ -20,6 +20,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+/* Loop turns after the guest ended, to flush what its devices queued. */
+#define VMM_DRAIN_TURNS 8u
+
 struct vmm {
 	struct evloop *loop;
 	struct api *api;
@@ -289,6 +292,7 @@ int vmm_main(const struct vmm_opts *o)
 {
 	struct vmm v = {.sig_fd = -1};
 	struct api_server *srv = NULL;
+	unsigned int i;
 	int r;
 
 	r = evloop_create(&v.loop);
@@ -314,6 +318,11 @@ int vmm_main(const struct vmm_opts *o)
 	 * the machine keeps no use of the API's configuration after create. */
 	api_server_stop(srv);
 	api_destroy(v.api);
+	/* What the guest sent just before it reset (the agent's last
+	 * answer on vsock, say) is queued for the loop: deliver it. */
+	machine_stop(v.machine);
+	for (i = 0; i < VMM_DRAIN_TURNS && evloop_run_once(v.loop, 0) > 0; i++)
+		;
 	machine_destroy(v.machine);
 	if (v.sig_fd >= 0)
 		close(v.sig_fd);
