@@ -81,6 +81,7 @@ run() { # NAME KERNEL ARGS...: one exec, its output framed for the host
 run hello vmlinux -- sh -c 'echo nested-hello; uname -r; grep -c ^processor /proc/cpuinfo'
 run smp vmlinux --backend lgvmm --vcpus 2 -- sh -c 'grep -c ^processor /proc/cpuinfo'
 run bzimage bzImage --backend lgvmm -- sh -c 'echo bz-hello'
+run bigmem vmlinux --backend lgvmm --mem 4608 -- sh -c 'grep MemTotal /proc/meminfo'
 run status vmlinux --backend lgvmm -- sh -c 'exit 7'
 echo "L1-LEFT $(ls /tmp/run | wc -l) $(cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^lgvmm$')"
 echo "L1-DONE"
@@ -112,6 +113,10 @@ awk '/^L1-BEGIN smp/{f=1} f && /^2$/{found=1} /^L1-STATUS smp/{f=0} END{exit !fo
 	ok "the 2-vCPU guest counted 2 processors" || not_ok "the 2-vCPU guest counted 2 processors"
 expect_match "lgvmm booted the image's bzImage" '^bz-hello$' "$log"
 expect_match "exec of the bzImage guest: status 0" '^L1-STATUS bzimage 0$' "$log"
+# 4608 MiB: 3 GiB below the MMIO hole, the rest from 4 GiB up.
+awk '/^MemTotal:/ { if ($2 > 4400000) found = 1 } END { exit !found }' "$log" &&
+	ok "a 4.5 GiB guest has its RAM above the MMIO hole" ||
+	not_ok "a 4.5 GiB guest has its RAM above the MMIO hole ($(grep MemTotal "$log"))"
 expect_match "the command's exit status comes back" '^L1-STATUS status 7$' "$log"
 expect_match "nothing left behind in L1 (run dirs, lgvmm processes)" '^L1-LEFT 0 0$' "$log"
 if [ "$FAIL" -ne 0 ]; then
