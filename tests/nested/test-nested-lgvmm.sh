@@ -58,6 +58,7 @@ copy_elf() { # BINARY DEST: with its interpreter and libraries
 }
 copy_elf "$LG" bin/luminaguard
 copy_elf "$LGVMM" bin/lgvmm
+gcc -static -O2 -o "$stage/bin/nested-tool" "$SRC/tests/nested/nested-tool.c"
 cp "$img/vmlinux" "$img/bzImage" "$img/initramfs.cpio" "$stage/l2/"
 cat >"$stage/init" <<'INIT'
 #!/bin/busybox sh
@@ -83,6 +84,32 @@ run smp vmlinux --backend lgvmm --vcpus 2 -- sh -c 'grep -c ^processor /proc/cpu
 run bzimage bzImage --backend lgvmm -- sh -c 'echo bz-hello'
 run bigmem vmlinux --backend lgvmm --mem 4608 -- sh -c 'grep MemTotal /proc/meminfo'
 run status vmlinux --backend lgvmm -- sh -c 'exit 7'
+# A snapshot of a running Linux guest with its agent listening, restored
+# into a fresh lgvmm: the restored kernel must answer a new vsock connection.
+cat >/tmp/vm.json <<JSON
+{"boot-source": {"kernel_image_path": "/l2/vmlinux", "initrd_path": "/l2/initramfs.cpio",
+  "boot_args": "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+ "vsock": {"guest_cid": 3, "uds_path": "/tmp/v.sock"}}
+JSON
+lgvmm --api-sock /tmp/a.sock --config-file /tmp/vm.json </dev/null >/tmp/a.console 2>&1 &
+src=$!
+echo "L1-SNAP agent-up $(nested-tool vsock /tmp/v.sock 5123 600)"
+echo "L1-SNAP pause $(nested-tool api /tmp/a.sock PATCH /vm '{"state": "Paused"}')"
+echo "L1-SNAP create $(nested-tool api /tmp/a.sock PUT /snapshot/create '{"snapshot_path": "/tmp/vm.state", "mem_file_path": "/tmp/vm.mem"}')"
+kill -9 $src
+wait $src
+rm -f /tmp/v.sock /tmp/a.sock
+lgvmm --api-sock /tmp/b.sock </dev/null >/tmp/b.console 2>&1 &
+dst=$!
+while [ ! -S /tmp/b.sock ]; do sleep 0.1; done
+echo "L1-SNAP load $(nested-tool api /tmp/b.sock PUT /snapshot/load '{"snapshot_path": "/tmp/vm.state", "mem_backend": {"backend_type": "File", "backend_path": "/tmp/vm.mem"}, "resume_vm": true}')"
+echo "L1-SNAP restored-agent $(nested-tool vsock /tmp/v.sock 5123 120)"
+echo "L1-SNAP state $(nested-tool api /tmp/b.sock GET /)"
+kill -9 $dst
+wait $dst
+echo "L1-SNAP console-after-restore $(grep -c 'Linux version' /tmp/b.console)"
+rm -f /tmp/vm.mem /tmp/vm.state /tmp/*.sock*
 echo "L1-LEFT $(ls /tmp/run | wc -l) $(cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^lgvmm$')"
 echo "L1-DONE"
 reboot -f
@@ -118,6 +145,13 @@ awk '/^MemTotal:/ { if ($2 > 4400000) found = 1 } END { exit !found }' "$log" &&
 	ok "a 4.5 GiB guest has its RAM above the MMIO hole" ||
 	not_ok "a 4.5 GiB guest has its RAM above the MMIO hole ($(grep MemTotal "$log"))"
 expect_match "the command's exit status comes back" '^L1-STATUS status 7$' "$log"
+expect_match "snapshot: the agent answered vsock before" '^L1-SNAP agent-up OK [0-9]+$' "$log"
+expect_match "snapshot: paused" '^L1-SNAP pause 204' "$log"
+expect_match "snapshot: created" '^L1-SNAP create 204' "$log"
+expect_match "snapshot: loaded into a fresh lgvmm with resume_vm" '^L1-SNAP load 204' "$log"
+expect_match "snapshot: the restored guest answers a new vsock connection" '^L1-SNAP restored-agent OK [0-9]+$' "$log"
+expect_match "snapshot: the restored VM is Running" '^L1-SNAP state 200 .*Running' "$log"
+expect_match "snapshot: the restored guest did not boot again" '^L1-SNAP console-after-restore 0$' "$log"
 expect_match "nothing left behind in L1 (run dirs, lgvmm processes)" '^L1-LEFT 0 0$' "$log"
 if [ "$FAIL" -ne 0 ]; then
 	echo "--- L1 console (last 60 lines) ---"
