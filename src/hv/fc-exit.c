@@ -8,6 +8,7 @@
 #include "hv/fc-vm.h"
 #include "hv/proc.h"
 #include "hv/tail.h"
+#include "hv/vmm-proc.h"
 
 #include "common/log.h"
 
@@ -57,18 +58,12 @@ void lg_fc_vm_exited(struct fc_vm *vm, int wstatus)
 
 bool lg_fc_vm_gone(struct fc_vm *vm, unsigned wait_ms)
 {
-	int ret, st = 0;
+	int st;
 
 	if (vm->proc.pid < 0)
 		return true;
-	ret = lg_proc_reap(&vm->proc, wait_ms, &st);
-	if (ret == 0)
+	if (!lg_vmm_reaped(&vm->proc, vm->name, wait_ms, &st))
 		return false;
-	if (ret < 0) {
-		lg_warn("waitpid %s %ld: %s", vm->name, (long)vm->proc.pid,
-			strerror(-ret));
-		st = 0xff00; /* unknown: reads as "exited with status 255" */
-	}
 	lg_fc_vm_exited(vm, st);
 	return true;
 }

@@ -8,24 +8,19 @@
  * (machine-config, boot-source, rootfs drive, vsock, entropy) and send
  * InstanceStart. Any failure tears all of it down via lg_fc_vm_destroy().
  */
-#include "hv/errmsg.h"
 #include "hv/fc-client.h"
 #include "hv/fc-vm.h"
 #include "hv/proc.h"
-#include "hv/rundir.h"
+#include "hv/vmm-proc.h"
 
 #include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 /*
@@ -46,7 +41,6 @@
 #define API_READY_MAX_MS 10000u
 /* Each API request; InstanceStart loads the kernel, still fast. */
 #define API_CALL_MS 5000u
-#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 /* vsock.sock_<port>: guest-initiated connections (up to 10 digits). */
 #define LONGEST_SOCK_NAME LG_FC_VSOCK_SOCK "_4294967295"
 
@@ -72,86 +66,10 @@ int lg_fc_check_host(const char *name, enum lg_accel accel, char *err,
 	return 0;
 }
 
-static int check_file(const char *what, const char *path, char *err,
-		      size_t errlen)
-{
-	struct stat st;
-
-	if (!path) {
-		snprintf(err, errlen, "no %s given", what);
-		return -EINVAL;
-	}
-	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
-		return lg_hv_syserr(err, errlen, "%s %s", what, path);
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s %s: not a regular file", what, path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int check_config(const struct lg_vm_config *cfg, char *err,
-			size_t errlen)
-{
-	int ret = check_file("kernel", cfg->kernel, err, errlen);
-
-	if (ret == 0 && cfg->initrd)
-		ret = check_file("initrd", cfg->initrd, err, errlen);
-	if (ret == 0 && cfg->rootfs)
-		ret = check_file("rootfs image", cfg->rootfs, err, errlen);
-	return ret;
-}
-
-static int make_rundir(struct fc_vm *vm, const struct lg_vm_config *cfg,
-		       char *err, size_t errlen)
-{
-	char parent[PATH_MAX];
-	int n, ret;
-
-	if (cfg->runtime_parent) {
-		n = snprintf(parent, sizeof(parent), "%s", cfg->runtime_parent);
-		ret = n < 0 || (size_t)n >= sizeof(parent)
-			      ? -ENAMETOOLONG
-			      : lg_runtime_dir_prepare(parent);
-	} else {
-		ret = lg_runtime_parent(parent, sizeof(parent));
-	}
-	if (ret < 0) {
-		snprintf(err, errlen, "runtime directory %s: %s", parent,
-			 strerror(-ret));
-		return ret;
-	}
-	lg_rundir_sweep(parent);
-	ret = lg_rundir_create(parent, vm->rundir, sizeof(vm->rundir), err,
-			       errlen);
-	if (ret < 0) {
-		vm->rundir[0] = '\0';
-		return ret;
-	}
-	if (strlen(vm->rundir) + 1 + strlen(LONGEST_SOCK_NAME) > SUN_PATH_MAX) {
-		snprintf(err, errlen,
-			 "runtime dir %s is too long for Unix socket paths "
-			 "(max %zu bytes); set LUMINAGUARD_RUNTIME_DIR to a "
-			 "shorter path",
-			 vm->rundir, SUN_PATH_MAX);
-		return -ENAMETOOLONG;
-	}
-	return 0;
-}
-
 static int start_vmm(struct fc_vm *vm, const struct lg_vm_config *cfg,
 		     const char *exe, char *err, size_t errlen)
 {
-	/*
-	 * The console log is a file in the runtime directory, usually
-	 * tmpfs: RLIMIT_FSIZE (SIGXFSZ ignored) caps it, as for QEMU; the
-	 * VMM's writes past the cap fail and the guest carries on.
-	 */
-	struct lg_proc_opts opts = {
-		.log_fd = -1,
-		.fsize_max = cfg->console_max_bytes ? cfg->console_max_bytes
-						    : LG_VM_CONSOLE_MAX_DEFAULT,
-	};
+	struct lg_proc_opts opts;
 	char api[PATH_MAX], log[PATH_MAX];
 	const char *id = strrchr(vm->rundir, '/');
 	char *argv[] = {(char *)exe, "--api-sock",     api,
@@ -160,9 +78,10 @@ static int start_vmm(struct fc_vm *vm, const struct lg_vm_config *cfg,
 
 	lg_fc_vm_path(vm, LG_FC_API_SOCK, api, sizeof(api));
 	lg_fc_vm_path(vm, LG_FC_CONSOLE_LOG, log, sizeof(log));
-	opts.log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (opts.log_fd < 0)
-		return lg_hv_syserr(err, errlen, "create %s", log);
+	/* The VMM's stdout is the serial console: console.log, capped. */
+	ret = lg_vmm_open_log(cfg, log, &opts, err, errlen);
+	if (ret < 0)
+		return ret;
 	lg_debug("%s: exec %s --api-sock %s --id %s", vm->name, exe, api,
 		 id + 1);
 	ret = lg_proc_spawn(exe, argv, &opts, &vm->proc, err, errlen);
@@ -327,9 +246,10 @@ int lg_fc_vm_spawn(const char *name, const char *exe,
 				      ? cfg->boot_timeout_ms
 				      : LG_FC_DEFAULT_BOOT_TIMEOUT_MS;
 	err[0] = '\0';
-	ret = check_config(cfg, err, errlen);
+	ret = lg_vmm_check_config(cfg, err, errlen);
 	if (ret == 0)
-		ret = make_rundir(vm, cfg, err, errlen);
+		ret = lg_vmm_make_rundir(cfg, LONGEST_SOCK_NAME, vm->rundir,
+					 sizeof(vm->rundir), err, errlen);
 	if (ret == 0)
 		ret = start_vmm(vm, cfg, exe, err, errlen);
 	if (ret == 0)

@@ -8,6 +8,7 @@
 #include "hv/qemu.h"
 #include "hv/qmp.h"
 #include "hv/tail.h"
+#include "hv/vmm-proc.h"
 
 #include "common/log.h"
 
@@ -91,18 +92,12 @@ void lg_qemu_exited(struct qemu_vm *vm, int wstatus)
 
 bool lg_qemu_gone(struct qemu_vm *vm, unsigned wait_ms)
 {
-	int ret, st = 0;
+	int st;
 
 	if (vm->proc.pid < 0)
 		return true;
-	ret = lg_proc_reap(&vm->proc, wait_ms, &st);
-	if (ret == 0)
+	if (!lg_vmm_reaped(&vm->proc, "qemu", wait_ms, &st))
 		return false;
-	if (ret < 0) {
-		lg_warn("waitpid qemu %ld: %s", (long)vm->proc.pid,
-			strerror(-ret));
-		st = 0xff00; /* unknown: reads as "exited with status 255" */
-	}
 	lg_qemu_exited(vm, st);
 	return true;
 }

@@ -10,53 +10,20 @@
 #include "hv/proc.h"
 #include "hv/qemu.h"
 #include "hv/qmp.h"
-#include "hv/rundir.h"
+#include "hv/vmm-proc.h"
 
 #include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define QMP_CONNECT_MS 15000u
-#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-
-static int check_file(const char *what, const char *path, char *err,
-		      size_t errlen)
-{
-	struct stat st;
-
-	if (!path) {
-		snprintf(err, errlen, "no %s given", what);
-		return -EINVAL;
-	}
-	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
-		return lg_hv_syserr(err, errlen, "%s %s", what, path);
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s %s: not a regular file", what, path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int check_config(const struct lg_vm_config *cfg, char *err,
-			size_t errlen)
-{
-	int ret = check_file("kernel", cfg->kernel, err, errlen);
-
-	if (ret == 0 && cfg->initrd)
-		ret = check_file("initrd", cfg->initrd, err, errlen);
-	if (ret == 0 && cfg->rootfs)
-		ret = check_file("rootfs image", cfg->rootfs, err, errlen);
-	return ret;
-}
 
 static int choose_accel(enum lg_accel want, bool *kvm, char *err, size_t errlen)
 {
@@ -79,64 +46,6 @@ static int choose_accel(enum lg_accel want, bool *kvm, char *err, size_t errlen)
 	return 0;
 }
 
-static int prepare_parent(const struct lg_vm_config *cfg, char *parent,
-			  size_t len, char *err, size_t errlen)
-{
-	int n, ret;
-
-	if (cfg->runtime_parent) {
-		n = snprintf(parent, len, "%s", cfg->runtime_parent);
-		ret = n < 0 || (size_t)n >= len
-			      ? -ENAMETOOLONG
-			      : lg_runtime_dir_prepare(parent);
-	} else {
-		ret = lg_runtime_parent(parent, len);
-	}
-	if (ret < 0)
-		snprintf(err, errlen, "runtime directory %s: %s", parent,
-			 strerror(-ret));
-	return ret;
-}
-
-static int make_rundir(struct qemu_vm *vm, const struct lg_vm_config *cfg,
-		       char *err, size_t errlen)
-{
-	char parent[PATH_MAX];
-	int ret;
-
-	ret = prepare_parent(cfg, parent, sizeof(parent), err, errlen);
-	if (ret < 0)
-		return ret;
-	lg_rundir_sweep(parent);
-	ret = lg_rundir_create(parent, vm->rundir, sizeof(vm->rundir), err,
-			       errlen);
-	if (ret < 0) {
-		vm->rundir[0] = '\0';
-		return ret;
-	}
-	if (strlen(vm->rundir) + 1 + strlen(LG_QEMU_AGENT_SOCK) >
-	    SUN_PATH_MAX) {
-		snprintf(err, errlen,
-			 "runtime dir %s is too long for Unix socket paths "
-			 "(max %zu bytes); set LUMINAGUARD_RUNTIME_DIR to a "
-			 "shorter path",
-			 vm->rundir, SUN_PATH_MAX);
-		return -ENAMETOOLONG;
-	}
-	return 0;
-}
-
-static int open_log(const struct qemu_vm *vm, int *fd, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-
-	lg_qemu_path(vm, LG_QEMU_LOG, path, sizeof(path));
-	*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (*fd < 0)
-		return lg_hv_syserr(err, errlen, "create %s", path);
-	return 0;
-}
-
 static void log_argv(char **argv)
 {
 	char line[4096];
@@ -155,22 +64,8 @@ static int start_qemu(struct qemu_vm *vm, const struct lg_vm_config *cfg,
 {
 	struct lg_qemu_args args = {
 		.cfg = cfg, .rundir = vm->rundir, .kvm = kvm};
-	/*
-	 * The console chardev is a plain file in the runtime directory,
-	 * usually tmpfs: a guest flooding its console would fill RAM. QEMU
-	 * gets RLIMIT_FSIZE with SIGXFSZ ignored, so its writes past the cap
-	 * fail with EFBIG and the serial device drops the bytes; QEMU and
-	 * the guest carry on. The price: output after the cap (a late panic
-	 * message, say) is lost, and the cap holds for every file QEMU
-	 * writes (qemu.log too; a writable disk image would need its own
-	 * arrangement, guest RAM is anonymous memory and not affected).
-	 */
-	struct lg_proc_opts opts = {
-		.log_fd = -1,
-		.fsize_max = cfg->console_max_bytes ? cfg->console_max_bytes
-						    : LG_VM_CONSOLE_MAX_DEFAULT,
-	};
-	char exe[PATH_MAX];
+	struct lg_proc_opts opts;
+	char exe[PATH_MAX], log[PATH_MAX];
 	char **argv;
 	int ret;
 
@@ -181,7 +76,14 @@ static int start_qemu(struct qemu_vm *vm, const struct lg_vm_config *cfg,
 	argv = lg_qemu_argv(&args, err, errlen);
 	if (!argv)
 		return -ENOMEM;
-	ret = open_log(vm, &opts.log_fd, err, errlen);
+	/*
+	 * The console chardev is a plain file in the runtime directory too,
+	 * and the size cap holds for every file QEMU writes: console.log,
+	 * qemu.log (a writable disk image would need its own arrangement,
+	 * guest RAM is anonymous memory and not affected).
+	 */
+	lg_qemu_path(vm, LG_QEMU_LOG, log, sizeof(log));
+	ret = lg_vmm_open_log(cfg, log, &opts, err, errlen);
 	if (ret == 0) {
 		log_argv(argv);
 		ret = lg_proc_spawn(exe, argv, &opts, &vm->proc, err, errlen);
@@ -270,12 +172,13 @@ int lg_qemu_spawn(const struct lg_vm_config *cfg, void **impl, char *err,
 	vm->boot_timeout_ms = cfg->boot_timeout_ms
 				      ? cfg->boot_timeout_ms
 				      : LG_QEMU_DEFAULT_BOOT_TIMEOUT_MS;
-	ret = check_config(cfg, err, errlen);
+	ret = lg_vmm_check_config(cfg, err, errlen);
 	if (ret == 0)
 		ret = choose_accel(cfg->accel, &kvm, err, errlen);
 	vm->accel = kvm ? "kvm" : "tcg";
 	if (ret == 0)
-		ret = make_rundir(vm, cfg, err, errlen);
+		ret = lg_vmm_make_rundir(cfg, LG_QEMU_AGENT_SOCK, vm->rundir,
+					 sizeof(vm->rundir), err, errlen);
 	if (ret == 0)
 		ret = start_qemu(vm, cfg, kvm, err, errlen);
 	if (ret == 0)

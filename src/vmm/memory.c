@@ -39,10 +39,35 @@ static int vm_mem_check_new(const struct vm_mem *mem, uint64_t gpa,
 	return 0;
 }
 
-int vm_mem_add(struct vm_mem *mem, uint64_t gpa, uint64_t size)
+/*
+ * Maps size bytes of fd from offset (fd -1: anonymous memory) as the next
+ * region, at gpa; what names the memory in the error message.
+ */
+static int region_map(struct vm_mem *mem, uint64_t gpa, uint64_t size, int fd,
+		      uint64_t offset, const char *what)
 {
 	struct vm_mem_region *r;
 	void *hva;
+	int err;
+
+	hva = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0),
+		   fd, (off_t)offset);
+	if (hva == MAP_FAILED) {
+		err = -errno;
+		lg_err("vmm: mmap %llu bytes of %s: %s",
+		       (unsigned long long)size, what, strerror(-err));
+		return err;
+	}
+	r = &mem->regions[mem->nr_regions++];
+	r->gpa = gpa;
+	r->size = size;
+	r->hva = hva;
+	return 0;
+}
+
+int vm_mem_add(struct vm_mem *mem, uint64_t gpa, uint64_t size)
+{
 	int err;
 
 	err = vm_mem_check_new(mem, gpa, size);
@@ -52,19 +77,7 @@ int vm_mem_add(struct vm_mem *mem, uint64_t gpa, uint64_t size)
 		       strerror(-err));
 		return err;
 	}
-	hva = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (hva == MAP_FAILED) {
-		err = -errno;
-		lg_err("vmm: mmap %llu bytes of guest RAM: %s",
-		       (unsigned long long)size, strerror(-err));
-		return err;
-	}
-	r = &mem->regions[mem->nr_regions++];
-	r->gpa = gpa;
-	r->size = size;
-	r->hva = hva;
-	return 0;
+	return region_map(mem, gpa, size, -1, 0, "guest RAM");
 }
 
 void vm_mem_free(struct vm_mem *mem)
@@ -237,8 +250,6 @@ int vm_mem_map_file(struct vm_mem *mem, int fd)
 int vm_mem_add_file(struct vm_mem *mem, uint64_t gpa, uint64_t size, int fd,
 		    uint64_t offset)
 {
-	struct vm_mem_region *r;
-	void *hva;
 	int err;
 
 	err = vm_mem_check_new(mem, gpa, size);
@@ -250,17 +261,5 @@ int vm_mem_add_file(struct vm_mem *mem, uint64_t gpa, uint64_t size, int fd,
 		       strerror(-err));
 		return err;
 	}
-	hva = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_NORESERVE, fd, (off_t)offset);
-	if (hva == MAP_FAILED) {
-		err = -errno;
-		lg_err("vmm: mmap %llu bytes of the memory file: %s",
-		       (unsigned long long)size, strerror(-err));
-		return err;
-	}
-	r = &mem->regions[mem->nr_regions++];
-	r->gpa = gpa;
-	r->size = size;
-	r->hva = hva;
-	return 0;
+	return region_map(mem, gpa, size, fd, offset, "the memory file");
 }

@@ -20,6 +20,7 @@
  * also re-executes itself as a slowly starting or failing "VMM" for
  * lg_fc_client_wait_ready.
  */
+#include "check.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "hv/fc-client.h"
@@ -31,7 +32,6 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,24 +44,7 @@
 #define BIG_BODY (LG_FC_RESPONSE_MAX + 4096u)
 #define LARGE_REQUEST 40000u
 
-static int failures;
 static char dir[256];
-
-__attribute__((format(printf, 2, 3))) static bool check(bool ok,
-							const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-	return ok;
-}
 
 static void path_in_dir(char *buf, size_t len, const char *name)
 {

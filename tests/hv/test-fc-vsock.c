@@ -9,6 +9,7 @@
  * yet), stays silent (connection pending) or answers. It is not a VMM;
  * the same code runs against lgvmm's real vsock device in test-hv-fc.c.
  */
+#include "check.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "hv/fc-vsock.h"
@@ -19,7 +20,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,24 +31,7 @@
 
 #define PORT 5123u
 
-static int failures;
 static char dir[256];
-
-__attribute__((format(printf, 2, 3))) static bool check(bool ok,
-							const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-	return ok;
-}
 
 struct peer {
 	char path[300];

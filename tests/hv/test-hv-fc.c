@@ -20,6 +20,7 @@
  * software KVM too: the test guest is a few hundred ring-0 instructions.
  * After every case nothing may be left: no process, socket or directory.
  */
+#include "check.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -32,7 +33,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,24 +41,8 @@
 
 #define SKIP 77
 
-static int failures, skipped;
+static int skipped;
 static char dir[256], run[300], kernel[300], initrd[300], rootfs[300];
-
-__attribute__((format(printf, 2, 3))) static bool check(bool ok,
-							const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-	return ok;
-}
 
 static bool starts_with(const char *s, const char *prefix)
 {
@@ -346,13 +330,14 @@ static void test_lgvmm_running(const char *exe, const char *guest)
 		 LG_FC_VSOCK_SOCK);
 	check(access(path, F_OK) == 0, "vsock uds_path exists after start");
 
-	/* The guest prints within moments even with ring 0 emulated. */
+	/* The guest prints within moments even with ring 0 emulated; wait
+	 * for the whole line (its end is the last boot argument). */
 	t0 = lg_now_ns();
-	while (!strstr(tail, "halt-guest: cmdline:") &&
+	while (!strstr(tail, "lg.test=halt") &&
 	       lg_now_ns() - t0 < 10000000000ull) {
 		tail[0] = '\0';
 		lg_fc_vm_console_tail(impl, tail, sizeof(tail), 5);
-		if (!strstr(tail, "halt-guest: cmdline:"))
+		if (!strstr(tail, "lg.test=halt"))
 			usleep(20000);
 	}
 	check(strstr(tail,

@@ -12,6 +12,7 @@
  * and reaping (hv/proc.h), the QMP client's send deadline (hv/qmp.h) and
  * the KVM probe's time bound (hv/kvm-probe.h).
  */
+#include "check.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "hv/hv.h"
@@ -24,7 +25,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,26 +39,9 @@
 #define BUSYBOX "/bin/busybox"
 #define IO_TIMEOUT_MS 10000
 
-static int failures;
 static char base_dir[256]; /* everything the test creates lives here */
 static char echo_initrd[512], flood_initrd[512], panic_initrd[512];
 static const char *kernel, *project_initrd;
-
-__attribute__((format(printf, 2, 3))) static bool check(bool ok,
-							const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-	return ok;
-}
 
 /* --- initramfs images ----------------------------------------------- */
 

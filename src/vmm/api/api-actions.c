@@ -446,6 +446,26 @@ out:
 	free(p.vsock_uds_override);
 }
 
+/*
+ * A PATCH names its device in the path and the body, and applies to a
+ * running VM only: false, or true with the fault replied.
+ */
+static bool patch_refused(struct api *api, const struct api_request *rq,
+			  const char *body_id, struct api_response *r)
+{
+	if (strcmp(body_id, rq->id)) {
+		api_reply_fault(r, 400,
+				"The id from the path does not match the id "
+				"from the body!");
+		return true;
+	}
+	if (api_state(api) == VMM_STATE_NOT_STARTED) {
+		api_reply_not_started(r);
+		return true;
+	}
+	return false;
+}
+
 void api_patch_drive(struct api *api, struct api_request *rq,
 		     struct api_response *r)
 {
@@ -469,16 +489,8 @@ void api_patch_drive(struct api *api, struct api_request *rq,
 		api_reply_parse_error(r, ret, "Drive config error", err);
 		goto out;
 	}
-	if (strcmp(id, rq->id)) {
-		api_reply_fault(r, 400,
-				"The id from the path does not match the id "
-				"from the body!");
+	if (patch_refused(api, rq, id, r))
 		goto out;
-	}
-	if (api_state(api) == VMM_STATE_NOT_STARTED) {
-		api_reply_not_started(r);
-		goto out;
-	}
 	idx = vmm_config_find_drive(&api->cfg, id);
 	if (idx < 0) {
 		api_reply_fault(r, 400,
@@ -539,16 +551,8 @@ void api_patch_net(struct api *api, struct api_request *rq,
 		api_reply_parse_error(r, ret, "Network config error", err);
 		goto out;
 	}
-	if (strcmp(id, rq->id)) {
-		api_reply_fault(r, 400,
-				"The id from the path does not match the id "
-				"from the body!");
+	if (patch_refused(api, rq, id, r))
 		goto out;
-	}
-	if (api_state(api) == VMM_STATE_NOT_STARTED) {
-		api_reply_not_started(r);
-		goto out;
-	}
 	if (vmm_config_find_net(&api->cfg, id) < 0) {
 		api_reply_fault(r, 400,
 				"Network config error: no network interface "

@@ -91,11 +91,14 @@ void i8042_destroy(struct i8042 *dev)
 }
 
 /* All ports are one byte wide; other accesses are only counted. */
-static void count_missed(struct i8042 *dev)
+static bool byte_access(struct i8042 *dev, uint32_t len)
 {
+	if (len == 1)
+		return true;
 	pthread_mutex_lock(&dev->lock);
 	dev->stats.missed++;
 	pthread_mutex_unlock(&dev->lock);
+	return false;
 }
 
 static void buf_flush(struct i8042 *dev)
@@ -145,16 +148,21 @@ static void fire(struct i8042 *dev, bool irq, bool reset)
 		dev->reset(dev->reset_opaque);
 }
 
+/* A command's reply replaces whatever was waiting in the buffer. */
+static void reply(struct i8042 *dev, uint8_t byte)
+{
+	buf_flush(dev);
+	buf_push(dev, byte);
+}
+
 static int data_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
 {
 	struct i8042 *dev = opaque;
 	bool irq = false;
 
 	(void)offset;
-	if (len != 1) {
-		count_missed(dev);
+	if (!byte_access(dev, len))
 		return 0;
-	}
 	pthread_mutex_lock(&dev->lock);
 	dev->stats.reads++;
 	data[0] = buf_pop(dev);
@@ -172,10 +180,8 @@ static int data_write(void *opaque, uint64_t offset, const uint8_t *data,
 	bool irq = false;
 
 	(void)offset;
-	if (len != 1) {
-		count_missed(dev);
+	if (!byte_access(dev, len))
 		return 0;
-	}
 	pthread_mutex_lock(&dev->lock);
 	dev->stats.writes++;
 	dev->status &= ~STS_CMD;
@@ -188,8 +194,7 @@ static int data_write(void *opaque, uint64_t offset, const uint8_t *data,
 		break;
 	default:
 		/* A byte for the keyboard: a dumb one acknowledges all. */
-		buf_flush(dev);
-		buf_push(dev, KBD_ACK);
+		reply(dev, KBD_ACK);
 		irq = kbd_irq_wanted(dev);
 		break;
 	}
@@ -205,22 +210,13 @@ static int status_read(void *opaque, uint64_t offset, uint8_t *data,
 	struct i8042 *dev = opaque;
 
 	(void)offset;
-	if (len != 1) {
-		count_missed(dev);
+	if (!byte_access(dev, len))
 		return 0;
-	}
 	pthread_mutex_lock(&dev->lock);
 	dev->stats.reads++;
 	data[0] = dev->status;
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
-}
-
-/* A command's reply replaces whatever was waiting in the buffer. */
-static void reply(struct i8042 *dev, uint8_t byte)
-{
-	buf_flush(dev);
-	buf_push(dev, byte);
 }
 
 static int command_write(void *opaque, uint64_t offset, const uint8_t *data,
@@ -231,10 +227,8 @@ static int command_write(void *opaque, uint64_t offset, const uint8_t *data,
 	uint8_t cmd;
 
 	(void)offset;
-	if (len != 1) {
-		count_missed(dev);
+	if (!byte_access(dev, len))
 		return 0;
-	}
 	cmd = data[0];
 	pthread_mutex_lock(&dev->lock);
 	dev->stats.writes++;

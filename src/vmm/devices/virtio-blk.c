@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-blk: request parsing, bounds checks and synchronous file I/O. */
 #include "vmm/devices/virtio-blk.h"
+#include "vmm/devices/chain-iov.h"
 
 #include "common/log.h"
 
@@ -76,27 +77,8 @@ static int open_backing(const char *path, bool read_only, uint64_t *capacity)
 static int gather(struct virtio_blk *blk, unsigned int first, unsigned int last,
 		  uint64_t skip, uint64_t len)
 {
-	const struct virtq_chain *c = &blk->chain;
-	int n = 0;
-
-	for (unsigned int i = first; i < last && len; i++) {
-		const struct virtq_seg *s = &c->segs[i];
-		uint64_t take;
-
-		if (skip >= s->len) {
-			skip -= s->len;
-			continue;
-		}
-		take = s->len - skip;
-		if (take > len)
-			take = len;
-		blk->iov[n].iov_base = (uint8_t *)s->hva + skip;
-		blk->iov[n].iov_len = (size_t)take;
-		n++;
-		len -= take;
-		skip = 0;
-	}
-	return n;
+	return chain_iov_gather(&blk->chain, first, last, skip, len, blk->iov,
+				VIRTQ_MAX_SEGS);
 }
 
 /* Drops the first `done` bytes of iov[0..*n); returns the new start. */

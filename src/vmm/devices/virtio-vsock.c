@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-vsock device: queues <-> muxer, on the event loop's thread. */
 #include "vmm/devices/virtio-vsock.h"
+#include "vmm/devices/chain-iov.h"
 
 #include "common/log.h"
 
@@ -42,27 +43,8 @@ static int gather(struct virtio_vsock *vs, const struct virtq_chain *c,
 		  unsigned int first, unsigned int last, uint64_t skip,
 		  uint64_t max)
 {
-	int n = 0;
-
-	for (unsigned int i = first; i < last && max && n < VSOCK_MAX_IOV;
-	     i++) {
-		const struct virtq_seg *s = &c->segs[i];
-		uint64_t take;
-
-		if (skip >= s->len) {
-			skip -= s->len;
-			continue;
-		}
-		take = s->len - skip;
-		if (take > max)
-			take = max;
-		vs->iov[n].iov_base = (uint8_t *)s->hva + skip;
-		vs->iov[n].iov_len = (size_t)take;
-		n++;
-		max -= take;
-		skip = 0;
-	}
-	return n;
+	return chain_iov_gather(c, first, last, skip, max, vs->iov,
+				VSOCK_MAX_IOV);
 }
 
 /* A TX chain: readable only, a whole header, the payload it claims. */

@@ -2,6 +2,7 @@
 /* VM-level snapshot sections and the memory file. */
 #include "vmm/snapshot/snapshot.h"
 #include "vmm/accel/accel-state.h"
+#include "vmm/snapshot/snapshot-util.h"
 #include "vmm/snapshot/state-buf.h"
 
 #include "common/fsutil.h"
@@ -9,9 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +19,6 @@
 #define VM_SECTION "vm"
 #define ACCEL_VM_SECTION "accel.vm"
 #define VM_SECTION_MAX (16u + VM_MEM_MAX_REGIONS * 16u)
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 static void vcpu_section(char name[SNAPSHOT_NAME_SIZE], unsigned int i)
 {
@@ -105,20 +89,21 @@ int snapshot_vm_info(const struct snapshot_reader *r,
 
 	memset(info, 0, sizeof(*info));
 	if (snapshot_reader_find(r, VM_SECTION, &buf, &len) < 0)
-		return fail(err, errlen, -EINVAL, "no \"vm\" section");
+		return snapshot_fail(err, errlen, -EINVAL, "no \"vm\" section");
 	state_rd_init(&b, buf, len);
 	version = state_get_u32(&b);
 	if (version != SNAPSHOT_VM_VERSION)
-		return fail(err, errlen, -EINVAL,
-			    "vm section version %u, this build reads %u",
-			    version, SNAPSHOT_VM_VERSION);
+		return snapshot_fail(
+			err, errlen, -EINVAL,
+			"vm section version %u, this build reads %u", version,
+			SNAPSHOT_VM_VERSION);
 	info->nr_vcpus = state_get_u32(&b);
 	nr_regions = state_get_u32(&b);
 	if (info->nr_vcpus == 0 || info->nr_vcpus > SNAPSHOT_MAX_VCPUS ||
 	    nr_regions == 0 || nr_regions > VM_MEM_MAX_REGIONS)
-		return fail(err, errlen, -EINVAL,
-			    "vm section: %u vCPUs, %u RAM regions",
-			    info->nr_vcpus, nr_regions);
+		return snapshot_fail(err, errlen, -EINVAL,
+				     "vm section: %u vCPUs, %u RAM regions",
+				     info->nr_vcpus, nr_regions);
 	info->nr_regions = nr_regions;
 	for (i = 0; i < nr_regions; i++) {
 		uint64_t gpa = state_get_u64(&b), size = state_get_u64(&b);
@@ -126,14 +111,16 @@ int snapshot_vm_info(const struct snapshot_reader *r,
 		if (size == 0 || size > VM_MEM_MAX_SIZE ||
 		    gpa > VM_MEM_MAX_SIZE - size ||
 		    info->ram_size > VM_MEM_MAX_SIZE - size)
-			return fail(err, errlen, -EINVAL,
-				    "vm section: bad RAM region %u", i);
+			return snapshot_fail(err, errlen, -EINVAL,
+					     "vm section: bad RAM region %u",
+					     i);
 		info->region_gpa[i] = gpa;
 		info->region_size[i] = size;
 		info->ram_size += size;
 	}
 	if (!state_rd_done(&b))
-		return fail(err, errlen, -EINVAL, "vm section: wrong length");
+		return snapshot_fail(err, errlen, -EINVAL,
+				     "vm section: wrong length");
 	return 0;
 }
 
@@ -160,19 +147,19 @@ static int check_layout(const struct snapshot_vm_info *info,
 	unsigned int i;
 
 	if (nr_vcpus != info->nr_vcpus)
-		return fail(err, errlen, -EINVAL,
-			    "snapshot has %u vCPUs, the VM %u", info->nr_vcpus,
-			    nr_vcpus);
+		return snapshot_fail(err, errlen, -EINVAL,
+				     "snapshot has %u vCPUs, the VM %u",
+				     info->nr_vcpus, nr_vcpus);
 	if (vm->mem.nr_regions != info->nr_regions)
-		return fail(err, errlen, -EINVAL,
-			    "snapshot has %u RAM regions, the VM %u",
-			    info->nr_regions, vm->mem.nr_regions);
+		return snapshot_fail(err, errlen, -EINVAL,
+				     "snapshot has %u RAM regions, the VM %u",
+				     info->nr_regions, vm->mem.nr_regions);
 	for (i = 0; i < info->nr_regions; i++)
 		if (vm->mem.regions[i].gpa != info->region_gpa[i] ||
 		    vm->mem.regions[i].size != info->region_size[i])
-			return fail(err, errlen, -EINVAL,
-				    "RAM region %u differs from the snapshot",
-				    i);
+			return snapshot_fail(
+				err, errlen, -EINVAL,
+				"RAM region %u differs from the snapshot", i);
 	return 0;
 }
 
@@ -194,68 +181,39 @@ int snapshot_vm_restore(const struct snapshot_reader *r, struct vm *vm,
 	if (e < 0)
 		return e;
 	if (snapshot_reader_find(r, ACCEL_VM_SECTION, &buf, &len) < 0)
-		return fail(err, errlen, -EINVAL, "no \"%s\" section",
-			    ACCEL_VM_SECTION);
+		return snapshot_fail(err, errlen, -EINVAL, "no \"%s\" section",
+				     ACCEL_VM_SECTION);
 	/* VM first: the vCPUs' kvm-clock and APIC state build on it. */
 	e = accel_vm_restore(vm->acc, buf, len);
 	if (e < 0)
-		return fail(err, errlen, e, "VM state: %s", accel_why(e));
+		return snapshot_fail(err, errlen, e, "VM state: %s",
+				     accel_why(e));
 	for (i = 0; i < nr_vcpus; i++) {
 		vcpu_section(name, i);
 		if (snapshot_reader_find(r, name, &buf, &len) < 0)
-			return fail(err, errlen, -EINVAL, "no \"%s\" section",
-				    name);
+			return snapshot_fail(err, errlen, -EINVAL,
+					     "no \"%s\" section", name);
 		e = accel_vcpu_restore(vcpus[i]->acc, buf, len);
 		if (e < 0)
-			return fail(err, errlen, e, "vCPU %u state: %s", i,
-				    accel_why(e));
+			return snapshot_fail(err, errlen, e,
+					     "vCPU %u state: %s", i,
+					     accel_why(e));
 	}
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
+static int mem_fill(int fd, void *vm)
 {
-	char copy[PATH_MAX];
-	int fd, err = 0;
-
-	if (lg_path_fmt(copy, sizeof(copy), "%s", path) < 0)
-		return -ENAMETOOLONG;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		err = -errno;
-	close(fd);
-	return err;
+	return vm_mem_save(&((const struct vm *)vm)->mem, fd);
 }
 
 int snapshot_mem_save(const struct vm *vm, const char *path)
 {
-	char tmp[PATH_MAX];
-	int fd, err;
+	int err = snapshot_file_replace(path, mem_fill, (void *)vm);
 
-	err = lg_path_fmt(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
 	if (err < 0)
-		return err;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		lg_err("snapshot: memory file %s: %s", tmp, strerror(-err));
-		return err;
-	}
-	err = vm_mem_save(&vm->mem, fd);
-	if (!err && fsync(fd) < 0)
-		err = -errno;
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err) {
 		lg_err("snapshot: memory file %s: %s", path, strerror(-err));
-		unlink(tmp);
-		return err;
-	}
-	return fsync_dir_of(path);
+	return err;
 }
 
 int snapshot_mem_load(struct vm *vm, const char *path, char *err, size_t errlen)
@@ -264,13 +222,14 @@ int snapshot_mem_load(struct vm *vm, const char *path, char *err, size_t errlen)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "memory file %s: %s", path,
-			    strerror(errno));
+		return snapshot_fail(err, errlen, -errno, "memory file %s: %s",
+				     path, strerror(errno));
 	e = vm_mem_map_file(&vm->mem, fd);
 	close(fd);
 	if (e < 0)
-		return fail(err, errlen, e,
-			    "memory file %s: %s (is it this snapshot's?)", path,
-			    strerror(-e));
+		return snapshot_fail(
+			err, errlen, e,
+			"memory file %s: %s (is it this snapshot's?)", path,
+			strerror(-e));
 	return 0;
 }

@@ -2,15 +2,14 @@
 /* State file: encoding, atomic write, validating reader. */
 #include "vmm/snapshot/state-file.h"
 #include "vmm/snapshot/crc64.h"
+#include "vmm/snapshot/snapshot-util.h"
 #include "vmm/snapshot/state-buf.h"
 
 #include "common/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,69 +157,23 @@ int snapshot_writer_encode(const struct snapshot_writer *w, uint8_t **out,
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
+static int writer_fill(int fd, void *w)
 {
-	char copy[PATH_MAX];
-	int fd, err = 0;
+	uint8_t *file;
+	size_t len;
+	int err;
 
-	if (lg_path_fmt(copy, sizeof(copy), "%s", path) < 0)
-		return -ENAMETOOLONG;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		err = -errno;
-	close(fd);
+	err = snapshot_writer_encode(w, &file, &len);
+	if (err < 0)
+		return err;
+	err = lg_write_all(fd, file, len);
+	free(file);
 	return err;
 }
 
 int snapshot_writer_commit(const struct snapshot_writer *w, const char *path)
 {
-	char tmp[PATH_MAX];
-	uint8_t *file;
-	size_t len;
-	int fd, err;
-
-	err = lg_path_fmt(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	if (err < 0)
-		return err;
-	err = snapshot_writer_encode(w, &file, &len);
-	if (err < 0)
-		return err;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		free(file);
-		return err;
-	}
-	err = lg_write_all(fd, file, len);
-	free(file);
-	if (!err && fsync(fd) < 0)
-		err = -errno;
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err) {
-		unlink(tmp);
-		return err;
-	}
-	return fsync_dir_of(path);
-}
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
+	return snapshot_file_replace(path, writer_fill, (void *)w);
 }
 
 static int parse_header(struct snapshot_reader *r, char *err, size_t errlen)
@@ -229,10 +182,11 @@ static int parse_header(struct snapshot_reader *r, char *err, size_t errlen)
 	uint64_t magic, size, reserved;
 
 	if (r->file_size < SNAPSHOT_HEADER_SIZE + SNAPSHOT_CHECKSUM_SIZE)
-		return fail(err, errlen, -EINVAL,
-			    "truncated: %zu bytes is shorter than a header "
-			    "and checksum",
-			    r->file_size);
+		return snapshot_fail(
+			err, errlen, -EINVAL,
+			"truncated: %zu bytes is shorter than a header "
+			"and checksum",
+			r->file_size);
 	state_rd_init(&b, r->file, r->file_size);
 	magic = state_get_u64(&b);
 	r->major = state_get_u16(&b);
@@ -241,28 +195,32 @@ static int parse_header(struct snapshot_reader *r, char *err, size_t errlen)
 	size = state_get_u64(&b);
 	reserved = state_get_u64(&b);
 	if ((magic & ~SNAPSHOT_MAGIC_ARCH_MASK) != SNAPSHOT_MAGIC_BASE)
-		return fail(err, errlen, -EINVAL,
-			    "not a snapshot state file (bad magic %#llx)",
-			    (unsigned long long)magic);
+		return snapshot_fail(
+			err, errlen, -EINVAL,
+			"not a snapshot state file (bad magic %#llx)",
+			(unsigned long long)magic);
 	if (magic != SNAPSHOT_MAGIC)
-		return fail(err, errlen, -EPROTONOSUPPORT,
-			    "snapshot of another architecture (%#llx), this is "
-			    "x86_64",
-			    (unsigned long long)(magic >> 48));
+		return snapshot_fail(
+			err, errlen, -EPROTONOSUPPORT,
+			"snapshot of another architecture (%#llx), this is "
+			"x86_64",
+			(unsigned long long)(magic >> 48));
 	if (r->major != SNAPSHOT_VERSION_MAJOR)
-		return fail(err, errlen, -EPROTONOSUPPORT,
-			    "state file version %u.%u is not supported: this "
-			    "build reads version %u.x (%u.%u)",
-			    r->major, r->minor, SNAPSHOT_VERSION_MAJOR,
-			    SNAPSHOT_VERSION_MAJOR, SNAPSHOT_VERSION_MINOR);
+		return snapshot_fail(
+			err, errlen, -EPROTONOSUPPORT,
+			"state file version %u.%u is not supported: this "
+			"build reads version %u.x (%u.%u)",
+			r->major, r->minor, SNAPSHOT_VERSION_MAJOR,
+			SNAPSHOT_VERSION_MAJOR, SNAPSHOT_VERSION_MINOR);
 	if (size != r->file_size)
-		return fail(err, errlen, -EINVAL,
-			    "size mismatch: header says %llu bytes, file has "
-			    "%zu (truncated or extended)",
-			    (unsigned long long)size, r->file_size);
+		return snapshot_fail(
+			err, errlen, -EINVAL,
+			"size mismatch: header says %llu bytes, file has "
+			"%zu (truncated or extended)",
+			(unsigned long long)size, r->file_size);
 	if (reserved != 0)
-		return fail(err, errlen, -EINVAL,
-			    "reserved header field is not zero");
+		return snapshot_fail(err, errlen, -EINVAL,
+				     "reserved header field is not zero");
 	return 0;
 }
 
@@ -273,8 +231,8 @@ static int check_sum(const struct snapshot_reader *r, char *err, size_t errlen)
 
 	state_rd_init(&b, r->file + body, SNAPSHOT_CHECKSUM_SIZE);
 	if (state_get_u64(&b) != crc64(r->file, body))
-		return fail(err, errlen, -EBADMSG,
-			    "checksum mismatch: the file is corrupt");
+		return snapshot_fail(err, errlen, -EBADMSG,
+				     "checksum mismatch: the file is corrupt");
 	return 0;
 }
 
@@ -293,9 +251,9 @@ static int parse_sections(struct snapshot_reader *r, char *err, size_t errlen)
 	unsigned int i, j;
 
 	if (r->nr == 0 || r->nr > SNAPSHOT_MAX_SECTIONS)
-		return fail(err, errlen, -EINVAL,
-			    "%u sections (allowed: 1 to %u)", r->nr,
-			    SNAPSHOT_MAX_SECTIONS);
+		return snapshot_fail(err, errlen, -EINVAL,
+				     "%u sections (allowed: 1 to %u)", r->nr,
+				     SNAPSHOT_MAX_SECTIONS);
 	for (i = 0; i < r->nr; i++) {
 		struct snapshot_section *s = &r->sections[i];
 		struct state_rd b;
@@ -303,8 +261,9 @@ static int parse_sections(struct snapshot_reader *r, char *err, size_t errlen)
 		size_t pad;
 
 		if (body - pos < SNAPSHOT_SECTION_HEADER_SIZE)
-			return fail(err, errlen, -EINVAL,
-				    "section %u: header past the end", i);
+			return snapshot_fail(err, errlen, -EINVAL,
+					     "section %u: header past the end",
+					     i);
 		state_rd_init(&b, r->file + pos, SNAPSHOT_SECTION_HEADER_SIZE);
 		state_get_bytes(&b, s->name, SNAPSHOT_NAME_SIZE);
 		len = state_get_u64(&b);
@@ -312,31 +271,34 @@ static int parse_sections(struct snapshot_reader *r, char *err, size_t errlen)
 		if (!name_valid(s->name, SNAPSHOT_NAME_SIZE) ||
 		    !zeros((const uint8_t *)s->name + strlen(s->name),
 			   SNAPSHOT_NAME_SIZE - strlen(s->name)))
-			return fail(err, errlen, -EINVAL,
-				    "section %u: bad name", i);
+			return snapshot_fail(err, errlen, -EINVAL,
+					     "section %u: bad name", i);
 		if (len > body - pos)
-			return fail(err, errlen, -EINVAL,
-				    "section %s: length %llu past the end "
-				    "(%zu bytes left)",
-				    s->name, (unsigned long long)len,
-				    body - pos);
+			return snapshot_fail(
+				err, errlen, -EINVAL,
+				"section %s: length %llu past the end "
+				"(%zu bytes left)",
+				s->name, (unsigned long long)len, body - pos);
 		s->data = r->file + pos;
 		s->len = (size_t)len;
 		pos += s->len;
 		pad = PAD8(s->len) - s->len;
 		if (pad > body - pos || !zeros(r->file + pos, pad))
-			return fail(err, errlen, -EINVAL,
-				    "section %s: bad padding", s->name);
+			return snapshot_fail(err, errlen, -EINVAL,
+					     "section %s: bad padding",
+					     s->name);
 		pos += pad;
 		for (j = 0; j < i; j++)
 			if (!strcmp(r->sections[j].name, s->name))
-				return fail(err, errlen, -EINVAL,
-					    "duplicate section %s", s->name);
+				return snapshot_fail(err, errlen, -EINVAL,
+						     "duplicate section %s",
+						     s->name);
 	}
 	if (pos != body)
-		return fail(err, errlen, -EINVAL,
-			    "%zu bytes of garbage after the last section",
-			    body - pos);
+		return snapshot_fail(
+			err, errlen, -EINVAL,
+			"%zu bytes of garbage after the last section",
+			body - pos);
 	return 0;
 }
 
@@ -349,7 +311,7 @@ static int reader_take(uint8_t *file, size_t len, struct snapshot_reader **out,
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		free(file);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return snapshot_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	r->file = file;
 	r->file_size = len;
@@ -374,12 +336,12 @@ int snapshot_reader_parse(const void *data, size_t len,
 
 	*out = NULL;
 	if (len > SNAPSHOT_MAX_SIZE)
-		return fail(err, errlen, -EFBIG,
-			    "%zu bytes is larger than the limit of %u", len,
-			    SNAPSHOT_MAX_SIZE);
+		return snapshot_fail(err, errlen, -EFBIG,
+				     "%zu bytes is larger than the limit of %u",
+				     len, SNAPSHOT_MAX_SIZE);
 	copy = malloc(len ? len : 1);
 	if (!copy)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return snapshot_fail(err, errlen, -ENOMEM, "out of memory");
 	if (len)
 		memcpy(copy, data, len);
 	return reader_take(copy, len, out, err, errlen);
@@ -395,25 +357,26 @@ static int read_file(const char *path, uint8_t **out, size_t *len, char *err,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", path,
-			    strerror(errno));
+		return snapshot_fail(err, errlen, -errno, "%s: %s", path,
+				     strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		e = -errno;
 		close(fd);
-		return fail(err, errlen, e, "%s: %s", path, strerror(-e));
+		return snapshot_fail(err, errlen, e, "%s: %s", path,
+				     strerror(-e));
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > SNAPSHOT_MAX_SIZE) {
 		close(fd);
-		return fail(err, errlen, S_ISREG(st.st_mode) ? -EFBIG : -EINVAL,
-			    "%s: %s", path,
-			    S_ISREG(st.st_mode)
-				    ? "larger than the state file limit"
-				    : "not a regular file");
+		return snapshot_fail(
+			err, errlen, S_ISREG(st.st_mode) ? -EFBIG : -EINVAL,
+			"%s: %s", path,
+			S_ISREG(st.st_mode) ? "larger than the state file limit"
+					    : "not a regular file");
 	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf) {
 		close(fd);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return snapshot_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
@@ -424,8 +387,9 @@ static int read_file(const char *path, uint8_t **out, size_t *len, char *err,
 			e = n < 0 ? -errno : -EIO;
 			free(buf);
 			close(fd);
-			return fail(err, errlen, e, "%s: read: %s", path,
-				    n < 0 ? strerror(-e) : "file shrank");
+			return snapshot_fail(
+				err, errlen, e, "%s: read: %s", path,
+				n < 0 ? strerror(-e) : "file shrank");
 		}
 		got += (size_t)n;
 	}
@@ -449,7 +413,8 @@ int snapshot_reader_open(const char *path, struct snapshot_reader **out,
 		return e;
 	e = reader_take(file, len, out, why, sizeof(why));
 	if (e < 0)
-		return fail(err, errlen, e, "state file %s: %s", path, why);
+		return snapshot_fail(err, errlen, e, "state file %s: %s", path,
+				     why);
 	return 0;
 }
 

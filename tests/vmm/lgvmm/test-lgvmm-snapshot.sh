@@ -6,42 +6,13 @@
 # corrupt state file is refused. The memory file is never written.
 set -euo pipefail
 
-: "${LGVMM:?LGVMM must point at the lgvmm binary}"
-: "${GUEST:?GUEST must point at console-guest.elf}"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/lgvmm-snap.XXXXXX")
-PASS=0
-FAIL=0
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: got '$2', want '$3'"; fi; }
-expect_match() {
-	if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1: '$2' does not match /$3/"; fi
-}
-
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm not usable"; exit 77; }
-
-api() { # SOCK METHOD PATH [BODY]
-	local args=(-s -o "$WORK/resp" -w '%{http_code}' --unix-socket "$1"
-		-X "$2" "http://localhost$3")
-	[ $# -ge 4 ] && args+=(-H 'Content-Type: application/json' -d "$4")
-	local code
-	code=$(curl "${args[@]}" 2>/dev/null) || code=000
-	printf '%s %s' "$code" "$(cat "$WORK/resp" 2>/dev/null)"
-}
+. "$(dirname "$0")/lib.sh"
 
 start_vmm() { # NAME: starts lgvmm with NAME.sock, output NAME.out; sets PID
 	"$LGVMM" --api-sock "$WORK/$1.sock" </dev/null >"$WORK/$1.out" 2>"$WORK/$1.err" &
 	PID=$!
 	PIDS+=("$PID")
-	for _ in $(seq 1 200); do [ -S "$WORK/$1.sock" ] && return 0; sleep 0.02; done
+	wait_sock "$WORK/$1.sock" && return 0
 	not_ok "$1: API socket never appeared"
 	return 1
 }
@@ -74,16 +45,16 @@ start_vmm src
 src=$PID
 for sec in boot-source machine-config; do
 	body=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$WORK/vm.json" "$sec")
-	expect_match "source: PUT /$sec" "$(api "$WORK/src.sock" PUT "/$sec" "$body")" '^204'
+	expect_match "source: PUT /$sec" "$(api_at "$WORK/src.sock" PUT "/$sec" "$body")" '^204'
 done
-expect_match "source: PUT /drives/scratch" "$(api "$WORK/src.sock" PUT /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$WORK/disk.img\", \"is_root_device\": false, \"is_read_only\": false}")" '^204'
-expect_match "source: PUT /entropy" "$(api "$WORK/src.sock" PUT /entropy '{}')" '^204'
-expect_match "source: InstanceStart" "$(api "$WORK/src.sock" PUT /actions '{"action_type": "InstanceStart"}')" '^204'
+expect_match "source: PUT /drives/scratch" "$(api_at "$WORK/src.sock" PUT /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$WORK/disk.img\", \"is_root_device\": false, \"is_read_only\": false}")" '^204'
+expect_match "source: PUT /entropy" "$(api_at "$WORK/src.sock" PUT /entropy '{}')" '^204'
+expect_match "source: InstanceStart" "$(api_at "$WORK/src.sock" PUT /actions '{"action_type": "InstanceStart"}')" '^204'
 wait_ticks "$WORK/src.out" 3 && ok "source: the guest ticks" || not_ok "source: the guest ticks"
 snap="{\"snapshot_path\": \"$WORK/vm.state\", \"mem_file_path\": \"$WORK/vm.mem\"}"
-expect_match "snapshot/create while running is refused" "$(api "$WORK/src.sock" PUT /snapshot/create "$snap")" '^400'
-expect_match "source: pause" "$(api "$WORK/src.sock" PATCH /vm '{"state": "Paused"}')" '^204'
-expect_match "snapshot/create" "$(api "$WORK/src.sock" PUT /snapshot/create "$snap")" '^204'
+expect_match "snapshot/create while running is refused" "$(api_at "$WORK/src.sock" PUT /snapshot/create "$snap")" '^400'
+expect_match "source: pause" "$(api_at "$WORK/src.sock" PATCH /vm '{"state": "Paused"}')" '^204'
+expect_match "snapshot/create" "$(api_at "$WORK/src.sock" PUT /snapshot/create "$snap")" '^204'
 [ -s "$WORK/vm.state" ] && [ -f "$WORK/vm.mem" ] && ok "state and memory files written" || not_ok "state and memory files written"
 expect_eq "memory file size = guest RAM" "$(stat -c %s "$WORK/vm.mem")" $((64 << 20))
 ls "$WORK" | grep -q '\.tmp' && not_ok "no temp files left by the snapshot" || ok "no temp files left by the snapshot"
@@ -94,13 +65,13 @@ mem_sum=$(sha256sum <"$WORK/vm.mem")
 load="{\"snapshot_path\": \"$WORK/vm.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$WORK/vm.mem\"}"
 start_vmm a
 a=$PID
-expect_match "load (paused)" "$(api "$WORK/a.sock" PUT /snapshot/load "$load}")" '^204'
-expect_match "state after load: Paused" "$(api "$WORK/a.sock" GET /)" '"state": ?"Paused"'
-expect_match "GET /vm/config after load shows the restored machine" "$(api "$WORK/a.sock" GET /vm/config)" '"mem_size_mib": ?64'
+expect_match "load (paused)" "$(api_at "$WORK/a.sock" PUT /snapshot/load "$load}")" '^204'
+expect_match "state after load: Paused" "$(api_at "$WORK/a.sock" GET /)" '"state": ?"Paused"'
+expect_match "GET /vm/config after load shows the restored machine" "$(api_at "$WORK/a.sock" GET /vm/config)" '"mem_size_mib": ?64'
 sleep 0.3
 expect_eq "no guest output while loaded paused" "$(wc -c <"$WORK/a.out")" 0
-expect_match "a second load is refused" "$(api "$WORK/a.sock" PUT /snapshot/load "$load}")" '^400'
-expect_match "resume the restored VM" "$(api "$WORK/a.sock" PATCH /vm '{"state": "Resumed"}')" '^204'
+expect_match "a second load is refused" "$(api_at "$WORK/a.sock" PUT /snapshot/load "$load}")" '^400'
+expect_match "resume the restored VM" "$(api_at "$WORK/a.sock" PATCH /vm '{"state": "Resumed"}')" '^204'
 wait_ticks "$WORK/a.out" 2 && ok "restored guest ticks" || not_ok "restored guest ticks"
 grep -q 'lgvmm-guest: up' "$WORK/a.out" && not_ok "restored guest did not boot again" || ok "restored guest did not boot again"
 continuous "$WORK/src.out" "$WORK/a.out" && ok "ticks continue across the snapshot (paused load)" \
@@ -110,8 +81,8 @@ kill -9 "$a"; wait "$a" 2>/dev/null || true
 # 3. The same snapshot again, with resume_vm.
 start_vmm b
 b=$PID
-expect_match "load with resume_vm" "$(api "$WORK/b.sock" PUT /snapshot/load "$load, \"resume_vm\": true}")" '^204'
-expect_match "state after load with resume_vm: Running" "$(api "$WORK/b.sock" GET /)" '"state": ?"Running"'
+expect_match "load with resume_vm" "$(api_at "$WORK/b.sock" PUT /snapshot/load "$load, \"resume_vm\": true}")" '^204'
+expect_match "state after load with resume_vm: Running" "$(api_at "$WORK/b.sock" GET /)" '"state": ?"Running"'
 wait_ticks "$WORK/b.out" 2 && ok "guest ticks after load with resume_vm" || not_ok "guest ticks after load with resume_vm"
 continuous "$WORK/src.out" "$WORK/b.out" && ok "ticks continue across the snapshot (resume_vm)" || not_ok "ticks continue across the snapshot (resume_vm)"
 kill -9 "$b"; wait "$b" 2>/dev/null || true
@@ -123,10 +94,10 @@ size=$(stat -c %s "$WORK/bad.state")
 printf '\xff' | dd of="$WORK/bad.state" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
 start_vmm c
 c=$PID
-r=$(api "$WORK/c.sock" PUT /snapshot/load "{\"snapshot_path\": \"$WORK/bad.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$WORK/vm.mem\"}}")
+r=$(api_at "$WORK/c.sock" PUT /snapshot/load "{\"snapshot_path\": \"$WORK/bad.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$WORK/vm.mem\"}}")
 expect_match "corrupt state file: 400 saying so" "$r" '^400 .*(checksum|CRC|corrupt)'
-expect_match "state after a failed load: Not started" "$(api "$WORK/c.sock" GET /)" '"state": ?"Not started"'
-expect_match "after a failed load, InstanceStart is refused" "$(api "$WORK/c.sock" PUT /actions '{"action_type": "InstanceStart"}')" '^400'
+expect_match "state after a failed load: Not started" "$(api_at "$WORK/c.sock" GET /)" '"state": ?"Not started"'
+expect_match "after a failed load, InstanceStart is refused" "$(api_at "$WORK/c.sock" PUT /actions '{"action_type": "InstanceStart"}')" '^400'
 kill -TERM "$c"; wait "$c" 2>/dev/null || true
 [ ! -e "$WORK/c.sock" ] && ok "socket removed after the failed load" || not_ok "socket removed after the failed load"
 

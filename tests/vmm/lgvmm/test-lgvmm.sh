@@ -6,57 +6,7 @@
 # emulates ring 0, so a Linux kernel cannot boot here.
 set -euo pipefail
 
-: "${LGVMM:?LGVMM must point at the lgvmm binary}"
-: "${GUEST:?GUEST must point at console-guest.elf}"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/lgvmm-test.XXXXXX")
-PASS=0
-FAIL=0
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: got '$2', want '$3'"; fi; }
-expect_match() {
-	if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1: '$2' does not match /$3/"; fi
-}
-
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm not usable"; exit 77; }
-command -v curl >/dev/null || { echo "FAIL: curl missing (scripts/install-deps.sh installs it)"; exit 1; }
-
-# api METHOD PATH [BODY]: prints "<status> <body>".
-api() {
-	local args=(-s -o "$WORK/resp" -w '%{http_code}' --unix-socket "$SOCK"
-		-X "$1" "http://localhost$2")
-	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' -d "$3")
-	local code
-	code=$(curl "${args[@]}" 2>/dev/null) || code=000
-	printf '%s %s' "$code" "$(cat "$WORK/resp" 2>/dev/null)"
-}
-
-wait_sock() {
-	for _ in $(seq 1 200); do [ -S "$1" ] && return 0; sleep 0.02; done
-	return 1
-}
-
-# wait_exit PID SECONDS: the exit status, or 124 after killing it.
-wait_exit() {
-	local i
-	for i in $(seq 1 $(($2 * 20))); do
-		if ! kill -0 "$1" 2>/dev/null; then
-			wait "$1" && return 0 || return $?
-		fi
-		sleep 0.05
-	done
-	kill -9 "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	return 124
-}
+. "$(dirname "$0")/lib.sh"
 
 config() { # MODE [EXTRA-JSON]
 	cat <<-JSON
