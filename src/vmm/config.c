@@ -105,6 +105,7 @@ void vmm_config_free(struct vmm_config *cfg)
 	vmm_vsock_free(&cfg->vsock);
 	vmm_logger_free(&cfg->logger);
 	vmm_metrics_free(&cfg->metrics);
+	vmm_serial_free(&cfg->serial);
 	vmm_config_init(cfg);
 }
 
@@ -617,6 +618,39 @@ int vmm_metrics_from_json(struct vmm_metrics *out, const json_t *obj, char *err,
 	return 0;
 }
 
+int vmm_serial_from_json(struct vmm_serial *out, const json_t *obj, char *err,
+			 size_t err_size)
+{
+	static const char *const keys[] = {"serial_out_path", "rate_limiter",
+					   NULL};
+	struct vmm_serial s = {.set = true};
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = jf_expect_object(obj, "serial", err, err_size);
+	if (!ret)
+		ret = jf_check_keys(obj, keys, err, err_size);
+	if (!ret)
+		ret = jf_unsupported(obj, "rate_limiter",
+				     "rate limiters are not implemented", err,
+				     err_size);
+	if (!ret)
+		ret = jf_string(obj, "serial_out_path", false, VMM_MAX_PATH_LEN,
+				&s.serial_out_path, err, err_size);
+	if (ret) {
+		vmm_serial_free(&s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+void vmm_serial_free(struct vmm_serial *s)
+{
+	free(s->serial_out_path);
+	memset(s, 0, sizeof(*s));
+}
+
 int vmm_config_find_drive(const struct vmm_config *cfg, const char *drive_id)
 {
 	unsigned int i;
@@ -972,6 +1006,8 @@ int vmm_config_copy(struct vmm_config *dst, const struct vmm_config *src)
 	ret |= dup_str(&dst->logger.log_path, src->logger.log_path);
 	ret |= dup_str(&dst->logger.module, src->logger.module);
 	ret |= dup_str(&dst->metrics.metrics_path, src->metrics.metrics_path);
+	ret |= dup_str(&dst->serial.serial_out_path,
+		       src->serial.serial_out_path);
 	if (ret) {
 		vmm_config_free(dst);
 		return -ENOMEM;

@@ -92,6 +92,12 @@ struct vmm_logger {
 	char *module;
 };
 
+/* PUT /serial: the UART's output to a file or FIFO instead of stdout. */
+struct vmm_serial {
+	bool set;
+	char *serial_out_path;
+};
+
 struct vmm_metrics {
 	bool set;
 	char *metrics_path;
@@ -108,6 +114,7 @@ struct vmm_config {
 	struct vmm_entropy entropy;
 	struct vmm_logger logger;
 	struct vmm_metrics metrics;
+	struct vmm_serial serial; /* API only: not in the config file */
 };
 
 /* Defaults: 1 vCPU, 128 MiB, nothing else. */
@@ -166,6 +173,9 @@ void vmm_net_free(struct vmm_net *n);
 void vmm_vsock_free(struct vmm_vsock *v);
 void vmm_logger_free(struct vmm_logger *l);
 void vmm_metrics_free(struct vmm_metrics *m);
+int vmm_serial_from_json(struct vmm_serial *out, const json_t *obj, char *err,
+			 size_t err_size);
+void vmm_serial_free(struct vmm_serial *s);
 
 /*
  * Adds the drive or replaces the one with its drive_id (Firecracker's

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "vmm/api/api.h"
+#include "vmm/api/outfile.h"
 #include "vmm/event-loop.h"
 #include "vmm/machine.h"
 
@@ -28,8 +29,9 @@ struct vmm {
 	struct api *api;
 	struct machine *machine;
 	int sig_fd;
-	int status; /* exit status, set once */
-	int exited; /* atomic */
+	int serial_fd; /* PUT /serial's file, or -1 (stdout) */
+	int status;    /* exit status, set once */
+	int exited;    /* atomic */
 };
 
 static void vmm_finish(struct vmm *v, int status, const char *why)
@@ -49,6 +51,23 @@ static void on_guest_exit(void *opaque, int status, const char *why)
 	vmm_finish(opaque, status, why);
 }
 
+/* The console goes to PUT /serial's file or FIFO, else to stdout. */
+static int serial_out(struct vmm *v, const char *path, char *err,
+		      size_t err_size)
+{
+	int fd;
+
+	if (!path)
+		return STDOUT_FILENO;
+	if (v->serial_fd < 0) {
+		fd = api_outfile_open(path, err, err_size);
+		if (fd < 0)
+			return fd;
+		v->serial_fd = fd;
+	}
+	return v->serial_fd;
+}
+
 static int op_instance_start(void *opaque, const struct vmm_config *cfg,
 			     char *err, size_t err_size)
 {
@@ -56,7 +75,6 @@ static int op_instance_start(void *opaque, const struct vmm_config *cfg,
 	struct machine_params p = {
 		.cfg = cfg,
 		.loop = v->loop,
-		.serial_out_fd = STDOUT_FILENO,
 		.serial_in_fd = STDIN_FILENO,
 		.on_exit = on_guest_exit,
 		.opaque = v,
@@ -67,6 +85,10 @@ static int op_instance_start(void *opaque, const struct vmm_config *cfg,
 		snprintf(err, err_size, "the microVM is already running");
 		return -EALREADY;
 	}
+	p.serial_out_fd =
+		serial_out(v, cfg->serial.serial_out_path, err, err_size);
+	if (p.serial_out_fd < 0)
+		return p.serial_out_fd;
 	r = machine_create(&p, &v->machine, err, err_size);
 	if (r < 0)
 		return r;
@@ -136,12 +158,14 @@ static int op_snapshot_load(void *opaque,
 	struct vmm *v = opaque;
 	struct machine_params mp = {
 		.loop = v->loop,
-		.serial_out_fd = STDOUT_FILENO,
 		.serial_in_fd = STDIN_FILENO,
 		.on_exit = on_guest_exit,
 		.opaque = v,
 	};
 
+	mp.serial_out_fd = serial_out(v, p->serial_out_path, err, err_size);
+	if (mp.serial_out_fd < 0)
+		return mp.serial_out_fd;
 	if (v->machine) {
 		snprintf(err, err_size, "the microVM is already running");
 		return -EALREADY;
@@ -290,7 +314,7 @@ static int vmm_boot_from_file(struct vmm *v, const char *path)
 
 int vmm_main(const struct vmm_opts *o)
 {
-	struct vmm v = {.sig_fd = -1};
+	struct vmm v = {.sig_fd = -1, .serial_fd = -1};
 	struct api_server *srv = NULL;
 	unsigned int i;
 	int r;
@@ -326,6 +350,8 @@ int vmm_main(const struct vmm_opts *o)
 	machine_destroy(v.machine);
 	if (v.sig_fd >= 0)
 		close(v.sig_fd);
+	if (v.serial_fd >= 0)
+		close(v.serial_fd);
 	evloop_destroy(v.loop);
 	return v.status;
 }

@@ -378,10 +378,13 @@ static void adopt_restored(struct api *api, struct vmm_config *restored)
 {
 	vmm_logger_free(&restored->logger);
 	vmm_metrics_free(&restored->metrics);
+	vmm_serial_free(&restored->serial);
 	restored->logger = api->cfg.logger;
 	restored->metrics = api->cfg.metrics;
+	restored->serial = api->cfg.serial;
 	memset(&api->cfg.logger, 0, sizeof(api->cfg.logger));
 	memset(&api->cfg.metrics, 0, sizeof(api->cfg.metrics));
+	memset(&api->cfg.serial, 0, sizeof(api->cfg.serial));
 	vmm_config_free(&api->cfg);
 	api->cfg = *restored;
 	vmm_config_init(restored);
@@ -421,6 +424,7 @@ void api_put_snapshot_load(struct api *api, struct api_request *rq,
 	}
 	t0 = api_now_us();
 	err[0] = '\0';
+	p.serial_out_path = api->cfg.serial.serial_out_path;
 	ret = api->ops.snapshot_load(api->opaque, &p, &restored, err,
 				     sizeof(err));
 	if (ret) {

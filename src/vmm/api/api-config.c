@@ -228,6 +228,31 @@ void api_put_entropy(struct api *api, struct api_request *rq,
 	api_reply_empty(r);
 }
 
+/*
+ * Not a boot-specific resource (Firecracker does not mark it pre-boot),
+ * but the UART's output is chosen at start, so later changes are refused.
+ */
+void api_put_serial(struct api *api, struct api_request *rq,
+		    struct api_response *r)
+{
+	char err[API_ERR_SIZE];
+	struct vmm_serial s;
+	int ret;
+
+	ret = vmm_serial_from_json(&s, rq->body, err, sizeof(err));
+	if (ret) {
+		api_reply_parse_error(r, ret, "Serial device error", err);
+		return;
+	}
+	if (preboot(api, r)) {
+		vmm_serial_free(&s);
+		return;
+	}
+	vmm_serial_free(&api->cfg.serial);
+	api->cfg.serial = s;
+	api_reply_empty(r);
+}
+
 int api_set_logger(struct api *api, const struct vmm_logger *lc, char *err,
 		   size_t err_size)
 {

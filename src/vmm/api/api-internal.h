@@ -72,6 +72,8 @@ void api_put_net(struct api *api, struct api_request *rq,
 		 struct api_response *r);
 void api_put_vsock(struct api *api, struct api_request *rq,
 		   struct api_response *r);
+void api_put_serial(struct api *api, struct api_request *rq,
+		    struct api_response *r);
 void api_put_entropy(struct api *api, struct api_request *rq,
 		     struct api_response *r);
 void api_put_logger(struct api *api, struct api_request *rq,

@@ -404,6 +404,7 @@ static const struct route routes[] = {
 	 api_patch_net},
 	{{"vsock"}, API_PUT, API_C_PUT_VSOCK, api_put_vsock},
 	{{"entropy"}, API_PUT, API_C_PUT_ENTROPY, api_put_entropy},
+	{{"serial"}, API_PUT, API_C_PUT_SERIAL, api_put_serial},
 	{{"actions"}, API_PUT, API_C_PUT_ACTIONS, api_put_actions},
 	{{"vm"}, API_PATCH, API_C_PATCH_VM, api_patch_vm},
 	{{"snapshot", "create"},
@@ -429,8 +430,6 @@ static const struct {
 	{"cpu-config", "custom CPU templates are not implemented by lgvmm"},
 	{"pmem", "pmem devices are not implemented by lgvmm"},
 	{"hotplug", "memory hotplug is not implemented by lgvmm"},
-	{"serial", "configuring the serial device is not implemented by "
-		   "lgvmm"},
 };
 
 static enum api_method parse_method(const char *m)

@@ -34,6 +34,8 @@ struct vmm_snapshot_load_params {
 	bool resume_vm;
 	bool track_dirty_pages;
 	char *vsock_uds_override; /* NULL if none */
+	/* From PUT /serial before the load (not owned); NULL: stdout. */
+	const char *serial_out_path;
 };
 
 /*

@@ -30,6 +30,7 @@ static const struct {
 	[API_C_PUT_NETWORK] = {"put_api_requests", "network"},
 	[API_C_PUT_SNAPSHOT_CREATE] = {"put_api_requests", "snapshot_create"},
 	[API_C_PUT_SNAPSHOT_LOAD] = {"put_api_requests", "snapshot_load"},
+	[API_C_PUT_SERIAL] = {"put_api_requests", "serial"},
 	[API_C_PUT_VSOCK] = {"put_api_requests", "vsock"},
 	[API_C_PATCH_DRIVE] = {"patch_api_requests", "drive"},
 	[API_C_PATCH_MACHINE_CFG] = {"patch_api_requests", "machine_cfg"},

@@ -286,7 +286,6 @@ static void test_unsupported_endpoints(void **state)
 	FAULT("PUT", "/cpu-config", "{}", "custom CPU templates");
 	FAULT("PUT", "/pmem/p0", "{}", "pmem");
 	FAULT("PUT", "/hotplug/memory", "{}", "memory hotplug");
-	FAULT("PUT", "/serial", "{\"serial_out_path\":\"x\"}", "serial");
 }
 
 static void test_malformed_bodies(void **state)
@@ -660,6 +659,13 @@ static void test_vsock_entropy(void **state)
 	FAULT("PUT", "/entropy", "{\"foo\":1}", "unknown field `foo`");
 	EXPECT("PUT", "/entropy", "{}", 204);
 	EXPECT("PUT", "/entropy", "{\"rate_limiter\":null}", 204);
+	FAULT("PUT", "/serial", "{\"serial_out_path\":1}", "serial_out_path");
+	FAULT("PUT", "/serial", "{\"rate_limiter\":{\"size\":1}}",
+	      "`rate_limiter` is not supported");
+	FAULT("PUT", "/serial", "{\"out\":\"x\"}", "unknown field `out`");
+	FAULT("GET", "/serial", NULL, "Invalid request method");
+	EXPECT("PUT", "/serial", "{\"serial_out_path\":\"/tmp/console\"}", 204);
+	EXPECT("PUT", "/serial", "{}", 204);
 	o = get_json("/vm/config");
 	v = json_object_get(o, "vsock");
 	assert_int_equal(json_integer_value(json_object_get(v, "guest_cid")),
@@ -731,6 +737,7 @@ static void test_preboot_only_after_start(void **state)
 	FAULT("PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"v\"}",
 	      "not supported after starting");
 	FAULT("PUT", "/entropy", "{}", "not supported after starting");
+	FAULT("PUT", "/serial", "{}", "not supported after starting");
 	FAULT("PUT", "/logger", "{\"level\":\"Info\"}",
 	      "not supported after starting");
 	FAULT("PUT", "/metrics", fmt("{\"metrics_path\":\"%s/m\"}", dir),

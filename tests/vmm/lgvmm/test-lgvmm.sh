@@ -37,6 +37,21 @@ set -e
 expect_eq "console input: exit status" "$st" 0
 expect_match "console input: echoed by the guest" "$(cat "$WORK/e.out")" 'got: ping pong'
 
+# 2b. PUT /serial sends the console to a file instead of stdout.
+"$LGVMM" --api-sock "$WORK/serial.sock" </dev/null >"$WORK/serial.out" 2>"$WORK/serial.err" &
+spid=$!
+PIDS+=("$spid")
+wait_sock "$WORK/serial.sock" || not_ok "serial: API socket appears"
+expect_match "PUT /serial" "$(api_at "$WORK/serial.sock" PUT /serial "{\"serial_out_path\": \"$WORK/console.txt\"}")" '^204'
+api_at "$WORK/serial.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"mode=h\"}" >/dev/null
+expect_match "serial: InstanceStart" "$(api_at "$WORK/serial.sock" PUT /actions '{"action_type": "InstanceStart"}')" '^204'
+set +e
+wait_exit "$spid" 30; st=$?
+set -e
+expect_eq "serial: the guest's reset ends lgvmm" "$st" 0
+expect_match "serial: console output in the file" "$(cat "$WORK/console.txt" 2>/dev/null)" '^lgvmm-guest: up'
+expect_eq "serial: nothing on stdout" "$(wc -c <"$WORK/serial.out")" 0
+
 # 3. Bad usage and bad config files.
 set +e
 "$LGVMM" --no-api >/dev/null 2>"$WORK/u.err"; st=$?
