@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* Loop turns after the guest ended, to flush what its devices queued. */
@@ -30,8 +31,10 @@ struct vmm {
 	struct machine *machine;
 	int sig_fd;
 	int serial_fd; /* PUT /serial's file, or -1 (stdout) */
-	int status;    /* exit status, set once */
-	int exited;    /* atomic */
+	bool tty_raw;  /* stdin is a terminal we put in raw mode */
+	struct termios tty_saved;
+	int status; /* exit status, set once */
+	int exited; /* atomic */
 };
 
 static void vmm_finish(struct vmm *v, int status, const char *why)
@@ -253,6 +256,30 @@ static int vmm_signals(struct vmm *v)
 	return evloop_add(v->loop, v->sig_fd, EPOLLIN, on_signal, v);
 }
 
+/*
+ * A terminal on stdin: keys go to the guest as typed, and the guest's
+ * console echoes them (not the terminal). Ctrl-C still stops lgvmm.
+ */
+static void tty_raw_enter(struct vmm *v)
+{
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &v->tty_saved))
+		return;
+	t = v->tty_saved;
+	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
+	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	v->tty_raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+}
+
+static void tty_raw_leave(struct vmm *v)
+{
+	if (v->tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &v->tty_saved);
+}
+
 /* --log-path & co. go through PUT /logger and PUT /metrics, so that
  * they are validated exactly as API requests are. */
 static int vmm_put_json(struct vmm *v, const char *path, json_t *body)
@@ -332,6 +359,8 @@ int vmm_main(const struct vmm_opts *o)
 			lg_err("cannot serve the API on %s: %s", o->api_sock,
 			       strerror(-r));
 	}
+	if (r == 0)
+		tty_raw_enter(&v);
 	if (r == 0 && o->config_file)
 		r = vmm_boot_from_file(&v, o->config_file);
 	if (r == 0)
@@ -352,6 +381,7 @@ int vmm_main(const struct vmm_opts *o)
 		close(v.sig_fd);
 	if (v.serial_fd >= 0)
 		close(v.serial_fd);
+	tty_raw_leave(&v);
 	evloop_destroy(v.loop);
 	return v.status;
 }
