@@ -17,6 +17,12 @@ packages=(
 	qemu-system-x86 e2fsprogs procps psmisc python3
 )
 
+# Node.js and npm run the MCP servers the tests talk to (tests/mcp); a
+# machine that has them from elsewhere keeps its own.
+if ! command -v npm >/dev/null 2>&1; then
+	packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
