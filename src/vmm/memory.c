@@ -5,7 +5,9 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -63,6 +65,7 @@ static int region_map(struct vm_mem *mem, uint64_t gpa, uint64_t size, int fd,
 	r->gpa = gpa;
 	r->size = size;
 	r->hva = hva;
+	r->anonymous = fd < 0;
 	return 0;
 }
 
@@ -144,23 +147,78 @@ static bool page_is_zero(const uint8_t *p)
 
 /* Largest single write: bounded so one huge run does not stall. */
 #define VM_MEM_SAVE_CHUNK (8ull << 20)
+/* /proc/self/pagemap entries read at once, and their flags. */
+#define PAGEMAP_BATCH 512u
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_SWAPPED (1ull << 62)
+
+/*
+ * Which pages of a region may hold data. An anonymous page the guest
+ * never touched is neither present nor swapped and reads as zero, so it
+ * is skipped without faulting it in (reading it would cost a fault per
+ * page: most of a large, mostly idle guest). File-backed pages (a
+ * restored VM) and anything pagemap cannot tell are always looked at.
+ */
+struct page_scan {
+	const struct vm_mem_region *r;
+	int pagemap_fd; /* -1: look at every page */
+	uint64_t first; /* page index of entries[0] within the region */
+	unsigned int nr;
+	uint64_t entries[PAGEMAP_BATCH];
+};
+
+static bool page_touched(struct page_scan *ps, uint64_t page)
+{
+	uint64_t vpn, pages = ps->r->size / VM_MEM_PAGE_SIZE;
+	ssize_t n;
+
+	if (ps->pagemap_fd < 0)
+		return true;
+	if (page < ps->first || page >= ps->first + ps->nr) {
+		vpn = (uint64_t)(uintptr_t)ps->r->hva / VM_MEM_PAGE_SIZE + page;
+		ps->first = page;
+		ps->nr = pages - page < PAGEMAP_BATCH
+				 ? (unsigned int)(pages - page)
+				 : PAGEMAP_BATCH;
+		n = pread(ps->pagemap_fd, ps->entries,
+			  ps->nr * sizeof(ps->entries[0]),
+			  (off_t)(vpn * sizeof(ps->entries[0])));
+		if (n != (ssize_t)(ps->nr * sizeof(ps->entries[0]))) {
+			close(ps->pagemap_fd);
+			ps->pagemap_fd = -1;
+			return true;
+		}
+	}
+	return ps->entries[page - ps->first] &
+	       (PAGEMAP_PRESENT | PAGEMAP_SWAPPED);
+}
+
+static bool page_has_data(struct page_scan *ps, uint64_t off)
+{
+	return page_touched(ps, off / VM_MEM_PAGE_SIZE) &&
+	       !page_is_zero((const uint8_t *)ps->r->hva + off);
+}
 
 static int vm_mem_save_region(const struct vm_mem_region *r, int fd,
 			      uint64_t file_off)
 {
+	struct page_scan ps = {.r = r, .pagemap_fd = -1};
 	const uint8_t *base = r->hva;
 	uint64_t off = 0;
+	int err = 0;
 
-	while (off < r->size) {
+	if (r->anonymous)
+		ps.pagemap_fd =
+			open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	while (off < r->size && err == 0) {
 		uint64_t run = 0;
-		int err;
 
-		if (page_is_zero(base + off)) {
+		if (!page_has_data(&ps, off)) {
 			off += VM_MEM_PAGE_SIZE;
 			continue;
 		}
 		while (off + run < r->size && run < VM_MEM_SAVE_CHUNK &&
-		       (run == 0 || !page_is_zero(base + off + run)))
+		       (run == 0 || page_has_data(&ps, off + run)))
 			run += VM_MEM_PAGE_SIZE;
 		while (run) {
 			ssize_t n = pwrite(fd, base + off, (size_t)run,
@@ -172,13 +230,15 @@ static int vm_mem_save_region(const struct vm_mem_region *r, int fd,
 				err = n < 0 ? -errno : -EIO;
 				lg_err("vmm: writing the memory file: %s",
 				       strerror(-err));
-				return err;
+				break;
 			}
 			off += (uint64_t)n;
 			run -= (uint64_t)n;
 		}
 	}
-	return 0;
+	if (ps.pagemap_fd >= 0)
+		close(ps.pagemap_fd);
+	return err;
 }
 
 int vm_mem_save(const struct vm_mem *mem, int fd)
@@ -242,6 +302,7 @@ int vm_mem_map_file(struct vm_mem *mem, int fd)
 			       strerror(-err));
 			return err;
 		}
+		r->anonymous = false;
 		off += r->size;
 	}
 	return 0;

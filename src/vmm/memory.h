@@ -6,6 +6,7 @@
 #ifndef LG_VMM_MEMORY_H
 #define LG_VMM_MEMORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@ struct vm_mem_region {
 	uint64_t gpa;
 	uint64_t size;
 	void *hva;
+	bool anonymous; /* untouched pages are zero (not a file's) */
 };
 
 struct vm_mem {

@@ -477,6 +477,55 @@ static void test_memory_file(void **state)
 	vm_mem_free(&b);
 }
 
+/*
+ * Saving skips anonymous pages the guest never touched without reading
+ * them, and touched pages that are zero; a restored VM's RAM comes from
+ * its memory file, so pages this process never touched still hold data
+ * and must be in the next snapshot.
+ */
+static void test_memory_resave(void **state)
+{
+	const size_t len = 64 * PAGE;
+	uint8_t *pa, *f1 = malloc(len), *f2 = malloc(len);
+	struct vm_mem a, b;
+	struct stat st;
+	int fd1, fd2;
+
+	(void)state;
+	assert_non_null(f1);
+	assert_non_null(f2);
+	vm_mem_init(&a);
+	assert_int_equal(vm_mem_add(&a, 0, len), 0);
+	pa = vm_mem_ptr(&a, 0, len);
+	memset(pa + 7 * PAGE, 0x11, PAGE);
+	memset(pa + 9 * PAGE, 0x22, PAGE);
+	memset(pa + 9 * PAGE, 0, PAGE); /* touched, zero again */
+	pa[40 * PAGE + 17] = 0x40;
+	fd1 = temp_file();
+	assert_int_equal(vm_mem_save(&a, fd1), 0);
+	assert_int_equal(fstat(fd1, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 <= 8 * PAGE);
+	assert_int_equal(pread(fd1, f1, len, 0), (ssize_t)len);
+	assert_memory_equal(f1, pa, len);
+
+	vm_mem_init(&b);
+	assert_int_equal(vm_mem_add(&b, 0, len), 0);
+	assert_int_equal(vm_mem_map_file(&b, fd1), 0);
+	fd2 = temp_file();
+	assert_int_equal(vm_mem_save(&b, fd2), 0);
+	assert_int_equal(pread(fd2, f2, len, 0), (ssize_t)len);
+	assert_memory_equal(f2, f1, len);
+	assert_int_equal(f2[7 * PAGE], 0x11);
+	assert_int_equal(f2[40 * PAGE + 17], 0x40);
+
+	close(fd1);
+	close(fd2);
+	vm_mem_free(&a);
+	vm_mem_free(&b);
+	free(f1);
+	free(f2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_virtio_mmio),
 		cmocka_unit_test(test_virtio_mmio_broken),
 		cmocka_unit_test(test_memory_file),
+		cmocka_unit_test(test_memory_resave),
 	};
 
 	lg_log_set_level(LG_LOG_ERROR);
