@@ -28,6 +28,7 @@ struct lg_cmd {
 
 extern const struct lg_cmd lg_cmd_exec;
 extern const struct lg_cmd lg_cmd_image;
+extern const struct lg_cmd lg_cmd_mcp;
 extern const struct lg_cmd lg_cmd_version;
 
 /* True when arg is -h or --help. */

@@ -125,7 +125,8 @@ int exec_config_load(struct exec_opts *o)
 	}
 	json_object_foreach(o->config, key, v)
 	{
-		if (strcmp(key, "exec") != 0) {
+		/* "mcp" belongs to src/mcp/mcp-config.c, checked there. */
+		if (strcmp(key, "exec") != 0 && strcmp(key, "mcp") != 0) {
 			lg_err("config %s: unknown section '%s'", path, key);
 			return -EINVAL;
 		}

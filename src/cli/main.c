@@ -14,6 +14,7 @@
 static const struct lg_cmd *const commands[] = {
 	&lg_cmd_exec,
 	&lg_cmd_image,
+	&lg_cmd_mcp,
 	&lg_cmd_version,
 };
 

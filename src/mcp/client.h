@@ -91,6 +91,12 @@ const char *mcp_client_protocol_version(const struct mcp_client *c);
 json_t *mcp_client_server_info(const struct mcp_client *c);	    /* borrowed */
 json_t *mcp_client_server_capabilities(const struct mcp_client *c); /* borrowed */
 const char *mcp_client_instructions(const struct mcp_client *c);    /* or NULL */
+/*
+ * Added: why the session is over (the transport ended: a crashed server's
+ * exit status, an unsupported version...), or NULL while it is usable.
+ * The string lives as long as the client.
+ */
+const char *mcp_client_closed_reason(struct mcp_client *c);
 
 /*
  * One request; blocks until its response, the timeout, cancel_fd or the

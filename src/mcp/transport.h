@@ -25,6 +25,14 @@ struct mcp_transport_events {
 	 * errno; why says what happened. Called at most once.
 	 */
 	void (*closed)(void *opaque, int err, const char *why);
+	/*
+	 * Optional (may be NULL; added for HTTP): the server ended the
+	 * session (HTTP 404, or the 400 some servers send for an unknown
+	 * session id). The transport has dropped its session id and still
+	 * works: the session should run initialize again over it. When NULL
+	 * the transport calls closed(-ESTALE, ...) instead.
+	 */
+	void (*session_expired)(void *opaque);
 };
 
 struct mcp_transport_ops {
