@@ -10,6 +10,9 @@ packages=(
 	libclang-rt-14-dev libjansson-dev libcmocka-dev
 	# lgvmm's API server and seccomp filters; the hv backends' API client
 	libmicrohttpd-dev libseccomp-dev libcurl4-openssl-dev curl
+	# MCP tests: TLS certificates (openssl) and the TLS test server's
+	# client-certificate check (GnuTLS, what libmicrohttpd uses)
+	openssl libgnutls28-dev
 	# guest image: kernel from Debian's source package, busybox userland
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils
 	busybox-static

@@ -52,6 +52,14 @@ struct pending {
 	int efd;		/* eventfd poked on completion, or -1 */
 };
 
+/* A server request answered by opts.server_request on its own thread. */
+struct srvreq {
+	struct srvreq *next;
+	struct mcp_client *c;
+	json_t *msg; /* the request */
+	int efd;     /* readable: cancelled, or the session ended */
+};
+
 struct mcp_client {
 	struct mcp_transport *t;
 	pthread_rwlock_t t_lock;
@@ -70,6 +78,7 @@ struct mcp_client {
 	/* The server ended the session (HTTP): initialize again first. */
 	bool reinit;
 	pthread_mutex_t reinit_lock;
+	struct srvreq *srvreqs; /* counted in waiters */
 };
 
 void mcp_error_clear(struct mcp_error *e)
@@ -239,12 +248,131 @@ static void on_progress(struct mcp_client *c, json_t *params)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void srvreq_poke(struct srvreq *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->efd, &one, sizeof(one)) < 0)
+		lg_debug("mcp: eventfd write: %s", strerror(errno));
+}
+
+static void *srvreq_main(void *arg)
+{
+	struct srvreq *r = arg;
+	struct mcp_client *c = r->c;
+	json_t *id = json_object_get(r->msg, "id");
+	const char *method =
+		json_string_value(json_object_get(r->msg, "method"));
+	char msg[256] = "";
+	int64_t code = JSONRPC_INTERNAL_ERROR;
+	json_t *res;
+
+	res = c->opts.server_request(c->opts.opaque, method,
+				     json_object_get(r->msg, "params"), r->efd,
+				     &code, msg, sizeof(msg));
+	if (client_send(c,
+			res ? jsonrpc_result(id, res)
+			    : jsonrpc_error(id, code, msg[0] ? msg : "failed",
+					    NULL),
+			false) < 0)
+		lg_debug("mcp: could not answer the server's %s", method);
+	pthread_mutex_lock(&c->lock);
+	for (struct srvreq **pp = &c->srvreqs; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	if (--c->waiters == 0)
+		pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+	close(r->efd);
+	json_decref(r->msg);
+	free(r);
+	return NULL;
+}
+
+/* Hands the request to opts.server_request on a thread; false: could not. */
+static bool srvreq_start(struct mcp_client *c, struct jsonrpc_msg *m)
+{
+	struct srvreq *r = calloc(1, sizeof(*r));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (!r)
+		return false;
+	r->c = c;
+	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->efd < 0) {
+		free(r);
+		return false;
+	}
+	r->msg = json_incref(m->root);
+	pthread_mutex_lock(&c->lock);
+	if (c->closed) {
+		pthread_mutex_unlock(&c->lock);
+		close(r->efd);
+		json_decref(r->msg);
+		free(r);
+		return false;
+	}
+	r->next = c->srvreqs;
+	c->srvreqs = r;
+	c->waiters++;
+	pthread_mutex_unlock(&c->lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, srvreq_main, r);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		pthread_mutex_lock(&c->lock);
+		for (struct srvreq **pp = &c->srvreqs; *pp; pp = &(*pp)->next) {
+			if (*pp == r) {
+				*pp = r->next;
+				break;
+			}
+		}
+		if (--c->waiters == 0)
+			pthread_cond_broadcast(&c->idle);
+		pthread_mutex_unlock(&c->lock);
+		close(r->efd);
+		json_decref(r->msg);
+		free(r);
+		return false;
+	}
+	return true;
+}
+
+/* The server gave up on one of its requests to us. */
+static void srvreq_cancelled(struct mcp_client *c, json_t *params)
+{
+	json_t *id = json_object_get(params, "requestId");
+
+	pthread_mutex_lock(&c->lock);
+	for (struct srvreq *r = c->srvreqs; id && r; r = r->next)
+		if (json_equal(json_object_get(r->msg, "id"), id))
+			srvreq_poke(r);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void on_request(struct mcp_client *c, struct jsonrpc_msg *m)
 {
 	char msg[256] = "";
 	int64_t code = 0;
 	json_t *res;
 
+	if (c->opts.server_request && strcmp(m->method, "ping") != 0) {
+		if (srvreq_start(c, m))
+			return;
+		if (client_send(c,
+				jsonrpc_error(m->id, JSONRPC_INTERNAL_ERROR,
+					      "cannot answer now", NULL),
+				true) < 0)
+			lg_debug("mcp: could not answer the server's %s",
+				 m->method);
+		return;
+	}
 	res = mcp_peer_answer(&c->opts, m->method, m->params, &code, msg,
 			      sizeof(msg));
 	lg_debug("mcp: server asked %s: %s", m->method, res ? "answered" : msg);
@@ -279,6 +407,8 @@ static void on_message(void *opaque, const char *buf, size_t len)
 		on_request(c, &m);
 		break;
 	case JSONRPC_NOTIFICATION:
+		if (strcmp(m.method, "notifications/cancelled") == 0)
+			srvreq_cancelled(c, m.params);
 		if (strcmp(m.method, "notifications/progress") == 0)
 			on_progress(c, m.params);
 		else if (c->opts.notification)
@@ -296,6 +426,8 @@ static void client_end(struct mcp_client *c, const char *why)
 		c->closed = true;
 		snprintf(c->why, sizeof(c->why), "%s", why);
 	}
+	for (struct srvreq *r = c->srvreqs; r; r = r->next)
+		srvreq_poke(r);
 	while (c->pending) {
 		struct pending *p = c->pending;
 

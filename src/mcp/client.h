@@ -47,9 +47,21 @@ struct mcp_client_opts {
 	 * cancelled...): params borrowed for the call. Any thread. May be
 	 * NULL.
 	 */
-	void (*notification)(void *opaque, const char *method,
-			     json_t *params);
+	void (*notification)(void *opaque, const char *method, json_t *params);
 	void *opaque;
+	/*
+	 * Added: when set, the server's requests other than ping
+	 * (roots/list, sampling/createMessage, elicitation/create...) are
+	 * answered by this instead of the fixed policy above (roots,
+	 * sampling and elicit_declared still decide which capabilities are
+	 * declared). Runs on a thread of its own and may block; cancel_fd
+	 * becomes readable when the server cancels the request or the
+	 * session ends. Returns the result (a new reference), or NULL with
+	 * *code and msg: the JSON-RPC error to answer with. params borrowed.
+	 */
+	json_t *(*server_request)(void *opaque, const char *method,
+				  json_t *params, int cancel_fd, int64_t *code,
+				  char *msg, size_t msg_size);
 };
 
 /* Why a request failed. code != 0: the server's JSON-RPC error;
@@ -88,9 +100,10 @@ void mcp_client_destroy(struct mcp_client *c);
  */
 int mcp_client_initialize(struct mcp_client *c, struct mcp_error *e);
 const char *mcp_client_protocol_version(const struct mcp_client *c);
-json_t *mcp_client_server_info(const struct mcp_client *c);	    /* borrowed */
-json_t *mcp_client_server_capabilities(const struct mcp_client *c); /* borrowed */
-const char *mcp_client_instructions(const struct mcp_client *c);    /* or NULL */
+json_t *mcp_client_server_info(const struct mcp_client *c); /* borrowed */
+json_t *
+mcp_client_server_capabilities(const struct mcp_client *c);	 /* borrowed */
+const char *mcp_client_instructions(const struct mcp_client *c); /* or NULL */
 /*
  * Added: why the session is over (the transport ended: a crashed server's
  * exit status, an unsupported version...), or NULL while it is usable.
@@ -105,12 +118,11 @@ const char *mcp_client_closed_reason(struct mcp_client *c);
  * server answered with an error, -ETIMEDOUT, -ECANCELED, -EPIPE the
  * transport ended.
  */
-int mcp_client_request(struct mcp_client *c, const char *method,
-		       json_t *params, const struct mcp_call_opts *co,
-		       json_t **result, struct mcp_error *e);
+int mcp_client_request(struct mcp_client *c, const char *method, json_t *params,
+		       const struct mcp_call_opts *co, json_t **result,
+		       struct mcp_error *e);
 /* A notification to the server; params stolen. */
-int mcp_client_notify(struct mcp_client *c, const char *method,
-		      json_t *params);
+int mcp_client_notify(struct mcp_client *c, const char *method, json_t *params);
 
 /*
  * Every item of a paginated list (tools/list -> "tools", resources/list

@@ -235,9 +235,10 @@ static int copy_in_check(const struct gateway_config *gc,
 			 const struct mcp_server_config *s, char *err,
 			 size_t errlen)
 {
-	json_t *c = gateway_copy_in(gc, s->name), *g;
+	json_t *c = s->copy_in, *g;
 	const char *host;
 
+	(void)gc;
 	if (!c)
 		return 0;
 	if (!json_is_object(c) || !s->sandbox) {
@@ -324,26 +325,12 @@ static int config_path(const char *path, char *buf, size_t len, bool *explicit)
 	return -ENOENT;
 }
 
-/* The section without the gateway's own keys, for mcp_config_parse(). */
-static json_t *section_for_servers(json_t *section)
-{
-	json_t *copy = json_deep_copy(section), *srv;
-	const char *name;
-
-	if (!copy)
-		return NULL;
-	json_object_del(copy, "gateway");
-	json_object_foreach(json_object_get(copy, "servers"), name, srv)
-		json_object_del(srv, "copy_in");
-	return copy;
-}
-
 int gateway_config_load(const char *path, struct mcp_config *mcp,
 			struct gateway_config *gc, char *err, size_t errlen)
 {
 	char p[4096];
 	json_error_t jerr;
-	json_t *root = NULL, *section, *servers;
+	json_t *root = NULL, *section;
 	bool explicit = false;
 	int rc;
 
@@ -363,9 +350,8 @@ int gateway_config_load(const char *path, struct mcp_config *mcp,
 		snprintf(err, errlen, "config %s: \"mcp\" wants an object", p);
 		return -EINVAL;
 	}
-	servers = section ? section_for_servers(section) : json_object();
-	rc = servers ? mcp_config_parse(servers, mcp, err, errlen) : -ENOMEM;
-	json_decref(servers);
+	/* mcp-config.c keeps "gateway" and "copy_in" for us. */
+	rc = section ? mcp_config_parse(section, mcp, err, errlen) : 0;
 	if (!rc) {
 		rc = gateway_config_parse(section, mcp, gc, err, errlen);
 		if (rc)

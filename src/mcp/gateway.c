@@ -45,12 +45,25 @@ struct upstream {
 	pthread_t starter;
 	unsigned users; /* callers holding client (upstream_client) */
 	pthread_cond_t unused;
+	struct fwd
+		*active; /* calls in flight to it, newest first (sess_lock) */
+};
+
+/* A client request being forwarded to an upstream (on forward()'s stack). */
+struct fwd {
+	struct fwd *next;
+	struct mcp_session *s;
+	json_t *id; /* the client's request id */
 };
 
 struct sess_ref {
 	struct sess_ref *next;
 	struct mcp_session *s;
+	unsigned users; /* server->client requests using s (sess_lock) */
 };
+
+/* How long a client may take over a request an upstream passes on. */
+#define PEER_TIMEOUT_MS 300000u
 
 struct gateway {
 	const struct mcp_config *mcp;
@@ -59,7 +72,9 @@ struct gateway {
 	size_t n_ups;
 	pthread_mutex_t lock; /* ups' client, lists, dirty */
 	pthread_mutex_t sess_lock;
+	pthread_cond_t sess_unused; /* a sess_ref's users dropped */
 	struct sess_ref *sessions;
+	gateway_approve_fn approve;
 	struct mcp_server_info info;
 	struct mcp_server_handlers h;
 	struct mcp_serve_factory f;
@@ -119,6 +134,125 @@ static void upstream_notification(void *opaque, const char *method,
 	else
 		lg_debug("gateway: %s sent %s; not forwarded", u->cfg->name,
 			 method);
+}
+
+/* The capability a server->client request needs, or NULL: not ours. */
+static const char *peer_capability(const char *method)
+{
+	if (strcmp(method, "roots/list") == 0)
+		return "roots";
+	if (strcmp(method, "sampling/createMessage") == 0)
+		return "sampling";
+	if (strcmp(method, "elicitation/create") == 0)
+		return "elicitation";
+	return NULL;
+}
+
+static bool session_has(struct mcp_session *s, const char *cap)
+{
+	json_t *caps = mcp_session_client_capabilities(s);
+	bool has = json_object_get(caps, cap) != NULL;
+
+	json_decref(caps);
+	return has;
+}
+
+/* With sess_lock held: the attached session's ref, or NULL. */
+static struct sess_ref *sess_find_locked(struct gateway *g,
+					 struct mcp_session *s)
+{
+	for (struct sess_ref *r = g->sessions; r; r = r->next)
+		if (r->s == s)
+			return r;
+	return NULL;
+}
+
+/*
+ * Which client answers an upstream's request: the session of the newest
+ * call in flight to that upstream whose client declared cap (the call
+ * that most likely triggered it; stdio carries no link between the two),
+ * else the newest attached session that declared it. Held until
+ * peer_put(); *related is the triggering call's id (a new reference) or
+ * NULL.
+ */
+static struct sess_ref *peer_pick(struct upstream *u, const char *cap,
+				  json_t **related)
+{
+	struct gateway *g = u->g;
+	struct sess_ref *r = NULL;
+
+	*related = NULL;
+	pthread_mutex_lock(&g->sess_lock);
+	for (struct fwd *f = u->active; f && !r; f = f->next) {
+		r = sess_find_locked(g, f->s);
+		if (r && !session_has(r->s, cap))
+			r = NULL;
+		if (r)
+			*related = json_incref(f->id);
+	}
+	for (struct sess_ref *x = g->sessions; x && !r; x = x->next)
+		if (session_has(x->s, cap))
+			r = x;
+	if (r)
+		r->users++;
+	pthread_mutex_unlock(&g->sess_lock);
+	return r;
+}
+
+static void peer_put(struct gateway *g, struct sess_ref *r)
+{
+	pthread_mutex_lock(&g->sess_lock);
+	if (--r->users == 0)
+		pthread_cond_broadcast(&g->sess_unused);
+	pthread_mutex_unlock(&g->sess_lock);
+}
+
+/*
+ * An upstream asks its client (us) roots/list, sampling/createMessage or
+ * elicitation/create: we ask one of our own clients (peer_pick) and
+ * relay its answer. Runs on a thread of the client library.
+ */
+static json_t *upstream_server_request(void *opaque, const char *method,
+				       json_t *params, int cancel_fd,
+				       int64_t *code, char *msg,
+				       size_t msg_size)
+{
+	struct upstream *u = opaque;
+	const char *cap = peer_capability(method);
+	struct mcp_server_error e = {0};
+	json_t *related = NULL, *result = NULL;
+	struct sess_ref *r;
+	int rc;
+
+	if (!cap) {
+		*code = JSONRPC_METHOD_NOT_FOUND;
+		snprintf(msg, msg_size, "method not found: %s", method);
+		return NULL;
+	}
+	r = peer_pick(u, cap, &related);
+	if (!r) {
+		/* As a client without the capability would answer. */
+		lg_info("gateway: %s asked %s; no client offers %s",
+			u->cfg->name, method, cap);
+		*code = JSONRPC_METHOD_NOT_FOUND;
+		snprintf(msg, msg_size,
+			 "no client of the gateway supports %s (%s)", cap,
+			 method);
+		return NULL;
+	}
+	lg_info("gateway: %s asked %s; passed to a client", u->cfg->name,
+		method);
+	rc = mcp_session_request(
+		r->s, method, params ? json_deep_copy(params) : NULL, related,
+		PEER_TIMEOUT_MS, cancel_fd, &result, &e);
+	peer_put(u->g, r);
+	json_decref(related);
+	if (rc == 0)
+		return result;
+	*code = rc == -EREMOTEIO ? e.code : JSONRPC_INTERNAL_ERROR;
+	snprintf(msg, msg_size, "%s", e.message[0] ? e.message : strerror(-rc));
+	json_decref(e.data);
+	return NULL;
 }
 
 static int transport_make(struct upstream *u, struct mcp_transport **t,
@@ -190,6 +324,10 @@ static int upstream_connect(struct upstream *u)
 		.timeout_ms = u->cfg->timeout_ms,
 		.notification = upstream_notification,
 		.opaque = u,
+		/* Declared so upstreams may ask; our clients answer. */
+		.sampling = true,
+		.elicit_declared = true,
+		.server_request = upstream_server_request,
 	};
 	struct mcp_transport *t = NULL;
 	struct mcp_client *c = NULL;
@@ -197,9 +335,11 @@ static int upstream_connect(struct upstream *u)
 	char err[512];
 	int rc;
 
+	co.roots = json_array(); /* declares roots; the list is our client's */
 	rc = transport_make(u, &t, err, sizeof(err));
 	if (!rc)
 		rc = mcp_client_create(t, &co, &c, err, sizeof(err));
+	json_decref(co.roots);
 	if (!rc) {
 		rc = mcp_client_initialize(c, &e);
 		if (rc)
@@ -448,6 +588,7 @@ static int forward(struct upstream *u, struct mcp_req *req, const char *method,
 		.progress = req->progress_token ? on_progress : NULL,
 		.opaque = &pf,
 	};
+	struct fwd self = {.s = req->session, .id = req->id};
 	struct mcp_error me = {0};
 	int rc;
 
@@ -457,7 +598,20 @@ static int forward(struct upstream *u, struct mcp_req *req, const char *method,
 			  u->cfg->name, u->why);
 		return -ENOTCONN;
 	}
+	/* Its requests to us during the call go to this call's client. */
+	pthread_mutex_lock(&u->g->sess_lock);
+	self.next = u->active;
+	u->active = &self;
+	pthread_mutex_unlock(&u->g->sess_lock);
 	rc = mcp_client_request(c, method, params, &co, result, &me);
+	pthread_mutex_lock(&u->g->sess_lock);
+	for (struct fwd **pp = &u->active; *pp; pp = &(*pp)->next) {
+		if (*pp == &self) {
+			*pp = self.next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&u->g->sess_lock);
 	if (rc == -EREMOTEIO) {
 		/* The upstream's own error, as it sent it. */
 		e->code = me.code;
@@ -523,7 +677,7 @@ static int on_tools_call(struct gateway *g, struct mcp_req *req, json_t *params,
 		error_set(e, JSONRPC_INVALID_PARAMS, "unknown tool: %s", name);
 		return -ENOENT;
 	}
-	if (gateway_approve(&call, why, sizeof(why)) < 0)
+	if (g->approve(&call, why, sizeof(why)) < 0)
 		return denied(result, why[0] ? why : "denied by policy");
 	if (!u)
 		return builtin_tool_call(g->gc, req, name, args, result, e);
@@ -588,17 +742,27 @@ static void gw_detached(void *opaque, struct mcp_session *s)
 {
 	struct gateway *g = opaque;
 
+	/* Upstream requests waiting on s fail now; then nobody uses it. */
+	mcp_session_end(s);
 	pthread_mutex_lock(&g->sess_lock);
 	for (struct sess_ref **pp = &g->sessions; *pp; pp = &(*pp)->next) {
 		if ((*pp)->s == s) {
 			struct sess_ref *r = *pp;
 
 			*pp = r->next;
+			while (r->users)
+				pthread_cond_wait(&g->sess_unused,
+						  &g->sess_lock);
 			free(r);
 			break;
 		}
 	}
 	pthread_mutex_unlock(&g->sess_lock);
+}
+
+void gateway_set_approver(struct gateway *g, gateway_approve_fn fn)
+{
+	g->approve = fn ? fn : gateway_approve;
 }
 
 static void *starter_main(void *arg)
@@ -625,6 +789,8 @@ int gateway_create(const struct mcp_config *mcp,
 	g->n_ups = mcp->n_servers;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->sess_lock, NULL);
+	pthread_cond_init(&g->sess_unused, NULL);
+	g->approve = gateway_approve;
 	g->info = (struct mcp_server_info){
 		.name = "luminaguard-gateway",
 		.version = LG_VERSION,
@@ -689,6 +855,7 @@ void gateway_destroy(struct gateway *g)
 	}
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->sess_lock);
+	pthread_cond_destroy(&g->sess_unused);
 	free(g->ups);
 	free(g);
 }

@@ -50,8 +50,8 @@ int gateway_config_parse(json_t *section, const struct mcp_config *mcp,
 			 struct gateway_config *gc, char *err, size_t errlen);
 /*
  * The config file (path, or the default one as mcp_config_load finds
- * it): the servers into mcp (mcp_config_parse, without the gateway's
- * own keys "gateway" and servers.*.copy_in) and the rest into gc.
+ * it): the servers into mcp (mcp_config_parse, which keeps the gateway's
+ * own keys "gateway" and servers.*.copy_in for it) and those into gc.
  */
 int gateway_config_load(const char *path, struct mcp_config *mcp,
 			struct gateway_config *gc, char *err, size_t errlen);
@@ -74,6 +74,10 @@ struct gateway_call {
  */
 int gateway_approve(const struct gateway_call *call, char *why, size_t why_len);
 
+/* The hook's type: gateway_approve() unless replaced (tests). */
+typedef int (*gateway_approve_fn)(const struct gateway_call *call, char *why,
+				  size_t why_len);
+
 /* SHA-256 of the arguments' canonical JSON, the first 16 hex digits. */
 void gateway_args_digest(json_t *arguments, char out[17]);
 
@@ -87,6 +91,11 @@ int gateway_create(const struct mcp_config *mcp,
 		   const struct gateway_config *gc, struct gateway **out,
 		   char *err, size_t errlen);
 void gateway_destroy(struct gateway *g);
+/*
+ * Added: replaces the approval hook of g (NULL: gateway_approve again).
+ * The product never calls it; tests use it to exercise a denial.
+ */
+void gateway_set_approver(struct gateway *g, gateway_approve_fn fn);
 /* What the server transports need to make sessions of this gateway. */
 const struct mcp_serve_factory *gateway_factory(struct gateway *g);
 

@@ -428,10 +428,13 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *opaque)
 	} else if (name_len == 14 &&
 		   strncasecmp(buf, "mcp-session-id", 14) == 0) {
 		char v[HTTP_SESSION_MAX + 2];
+		size_t vl;
 
 		copy_value(v, sizeof(v), colon + 1, n - name_len - 1);
-		if (strlen(v) <= HTTP_SESSION_MAX && visible_ascii(v))
-			snprintf(x->session_id, sizeof(x->session_id), "%s", v);
+		vl = strlen(v);
+		/* vl <= HTTP_SESSION_MAX: fits session_id with its NUL. */
+		if (vl <= HTTP_SESSION_MAX && visible_ascii(v))
+			memcpy(x->session_id, v, vl + 1);
 		else
 			http_log(x->t, LG_LOG_WARN,
 				 "ignoring an invalid Mcp-Session-Id");
@@ -588,6 +591,17 @@ bool http_xfer_session_error(const struct http_xfer *x)
 	return x->status == 400 && x->body && strcasestr(x->body, "session");
 }
 
+void http_xfer_why(const struct http_xfer *x, int err, char *out, size_t size)
+{
+	/* libcurl says what failed (a TLS verification, say); errno alone
+	 * would read "Protocol error". */
+	if (x->errbuf[0])
+		snprintf(out, size, "%s (%.200s)", strerror(-err), x->errbuf);
+	else
+		snprintf(out, size, "%s", strerror(-err));
+	http_redact_inplace(x->t, out, size);
+}
+
 static int append_header(struct curl_slist **l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int append_header(struct curl_slist **l, const char *fmt, ...)
@@ -617,10 +631,12 @@ static int build_headers(struct http_xfer *x, const char *last_event_id)
 	snprintf(sid, sizeof(sid), "%s", t->session_id);
 	snprintf(ver, sizeof(ver), "%s", t->proto_version);
 	legacy = t->legacy;
+	x->sent_gen = t->sess_gen; /* read with the id: they match */
 	pthread_mutex_unlock(&t->mu);
 	/* A new initialize starts a new session: no id, no version. */
 	if (x->job && x->job->is_initialize)
 		sid[0] = ver[0] = '\0';
+	x->sent_session = !legacy && sid[0] && x->kind != HTTP_XFER_LEGACY_GET;
 	for (size_t i = 0; i < t->n_hdr && !ret; i++)
 		ret = append_header(&x->hdrs, "%s", t->hdr_lines[i]);
 	switch (x->kind) {
@@ -753,6 +769,8 @@ int http_xfer_perform(struct http_xfer *x, const char *url, const char *body,
 	if (ret)
 		return ret;
 	curl_easy_reset(c);
+	x->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -787,6 +805,11 @@ int http_xfer_perform(struct http_xfer *x, const char *url, const char *body,
 	}
 	switch (x->kind) {
 	case HTTP_XFER_POST:
+		/* libcurl sends a request again by itself when a reused
+		 * connection closes before any answer, though the server
+		 * may have acted on it: not for what is not idempotent. */
+		if (x->job && !x->job->idempotent)
+			curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -805,6 +828,7 @@ int http_xfer_perform(struct http_xfer *x, const char *url, const char *body,
 	active_add(x);
 	rc = curl_easy_perform(c);
 	active_del(x);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* x may go away */
 	curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
 	if (x->status == 0)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);

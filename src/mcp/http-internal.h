@@ -64,6 +64,10 @@ struct http_xfer {
 	int werr; /* an error from a callback */
 	bool got_response;
 	bool timed_out;
+	/* What went out: a session id, and the generation it belonged to. */
+	bool sent_session;
+	unsigned sent_gen;
+	char errbuf[CURL_ERROR_SIZE]; /* libcurl's words for a failure */
 	uint64_t last_rx_ms;
 	long long sse_retry_ms; /* -1: none seen */
 	curl_socket_t fd;	/* for destroy to shut down; -1 */
@@ -140,6 +144,8 @@ int http_xfer_perform(struct http_xfer *x, const char *url, const char *body,
 		      size_t len, const char *last_event_id);
 void http_xfer_reset(struct http_xfer *x);
 bool http_xfer_session_error(const struct http_xfer *x);
+/* Appends libcurl's error text for the last failure, if any. */
+void http_xfer_why(const struct http_xfer *x, int err, char *out, size_t size);
 void http_abort_all_locked(struct http_t *t);
 void http_abort_get_locked(struct http_t *t);
 void http_delete_session(struct http_t *t);

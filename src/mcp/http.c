@@ -180,7 +180,6 @@ struct post_ctx {
 	struct http_job *j;
 	struct http_xfer x; /* the last attempt's */
 	bool legacy_switch; /* initialize got 400/404/405: try the old one */
-	unsigned gen;	    /* the session generation sent with */
 };
 
 static int post_attempt(void *opaque, size_t idx, const char *url,
@@ -195,7 +194,6 @@ static int post_attempt(void *opaque, size_t idx, const char *url,
 
 	(void)idx;
 	pthread_mutex_lock(&t->mu);
-	pc->gen = t->sess_gen;
 	if (t->legacy) {
 		snprintf(legacy_url, sizeof(legacy_url), "%s",
 			 t->legacy_post_url);
@@ -233,14 +231,34 @@ static int legacy_switch(struct http_t *t, const char *url)
 	return 0;
 }
 
+/*
+ * Did the server answer this request for a session it no longer has?
+ * Sent with the current session id: a 404, or a 400 naming the session.
+ * Sent with an id the transport has since dropped or replaced, or sent
+ * without one because the session had already expired (another
+ * exchange noticed first): any 400 or 404, since the request never
+ * reached a session (server-everything then says "Server not
+ * initialized").
+ */
 static bool is_session_error(struct http_t *t, struct post_ctx *pc)
 {
-	bool had_session;
+	const struct http_xfer *x = &pc->x;
+	unsigned gen;
+	bool legacy;
 
+	if (pc->j->is_initialize || (x->status != 400 && x->status != 404))
+		return false;
 	pthread_mutex_lock(&t->mu);
-	had_session = pc->gen == t->sess_gen && t->session_id[0] && !t->legacy;
+	gen = t->sess_gen;
+	legacy = t->legacy;
 	pthread_mutex_unlock(&t->mu);
-	return had_session && http_xfer_session_error(&pc->x);
+	if (legacy)
+		return false;
+	if (x->sent_session && x->sent_gen == gen)
+		return http_xfer_session_error(x);
+	/* gen is 0 until a server gave us a session: a server without
+	 * sessions never lands here. */
+	return gen != 0;
 }
 
 static void run_job(struct http_t *t, struct http_worker *w, struct http_job *j)
@@ -275,13 +293,14 @@ static void run_job(struct http_t *t, struct http_worker *w, struct http_job *j)
 	if (ret == -ECANCELED || t->stopping)
 		goto out;
 	if (!last.err && is_session_error(t, &pc)) {
-		http_session_expire(t, pc.gen);
+		if (pc.x.sent_session)
+			http_session_expire(t, pc.x.sent_gen);
 		answer_failure(t, j, -ESTALE, last.status,
 			       "the server ended the session");
 		goto out;
 	}
 	if (last.err)
-		snprintf(why, sizeof(why), "%s", strerror(-ret));
+		http_xfer_why(&pc.x, ret, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "HTTP %ld%s%.120s", last.status,
 			 pc.x.body && pc.x.body[0] ? ": " : "",

@@ -137,6 +137,16 @@ static int stdio_key(struct mcp_server_config *s, const char *key, json_t *v,
 		*(key[0] == 'r' ? &s->restart : &s->sandbox) = json_is_true(v);
 		return 0;
 	}
+	if (strcmp(key, "copy_in") == 0) {
+		/* The gateway's key: it checks the contents. */
+		if (!json_is_object(v))
+			return bad(err, n,
+				   "%s.copy_in: wants an object {\"HOST\": "
+				   "\"GUEST\"}",
+				   where);
+		s->copy_in = v;
+		return 0;
+	}
 	return -ENOENT;
 }
 
@@ -399,7 +409,14 @@ int mcp_config_parse(json_t *mcp, struct mcp_config *cfg, char *err,
 	cfg->root = json_incref(mcp);
 	json_object_foreach(mcp, key, v)
 	{
-		if (strcmp(key, "servers") != 0) {
+		if (strcmp(key, "gateway") == 0 && json_is_object(v)) {
+			/* The gateway's section: gateway-config.c parses it. */
+			cfg->gateway = v;
+		} else if (strcmp(key, "gateway") == 0) {
+			mcp_config_free(cfg);
+			return bad(err, err_size,
+				   "mcp.gateway: wants an object");
+		} else if (strcmp(key, "servers") != 0) {
 			mcp_config_free(cfg);
 			return bad(err, err_size, "mcp: unknown key \"%s\"",
 				   key);

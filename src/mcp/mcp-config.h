@@ -18,6 +18,10 @@
  *               "retry": {"initial_ms", "max_ms", "multiplier", "jitter",
  *                         "max_attempts", "deadline_ms", "cooldown_ms"}}}}}
  *
+ * Also "gateway": {...} in the section and "copy_in": {...} per stdio
+ * server: owned by the gateway (gateway-config.c parses them, strictly);
+ * here they are only checked to be objects and kept.
+ *
  * Keys are strict: an unknown or mistyped key is an error naming it.
  * NAME is 1-64 of [A-Za-z0-9_-] (the gateway prefixes tools with it).
  * timeout_ms is the client's per-request timeout for both kinds.
@@ -48,6 +52,8 @@ struct mcp_server_config {
 	char **env;	   /* "NAME=VALUE", NULL-terminated; owned */
 	const char *cwd;
 	bool restart, sandbox;
+	json_t *copy_in; /* added: "copy_in" (borrowed) or NULL; the gateway's
+			  */
 	/* http: ready to pass to mcp_http_transport_create() */
 	struct mcp_http_opts http;
 	const char **urls;
@@ -56,7 +62,9 @@ struct mcp_server_config {
 };
 
 struct mcp_config {
-	json_t *root; /* the "mcp" object */
+	json_t *root;	 /* the "mcp" object */
+	json_t *gateway; /* added: "gateway" (borrowed) or NULL; the gateway's
+			  */
 	struct mcp_server_config *servers;
 	size_t n_servers;
 };

@@ -5,10 +5,15 @@
  * a request is answered with its response as JSON, or as an SSE stream
  * (progress notifications, then the response) when it asked for progress
  * and the client accepts text/event-stream; notifications and responses
- * get 202. initialize creates a session and its Mcp-Session-Id; unknown
- * sessions get 404, DELETE ends one; GET gets 405 (no server-initiated
- * stream). Origin (and, on loopback, Host) are checked against DNS
- * rebinding; a bearer token is required off loopback.
+ * get 202; a JSON answer becomes an SSE stream when the session sends
+ * anything else for the request first (a request to the client, say).
+ * initialize creates a session and its Mcp-Session-Id; unknown sessions
+ * get 404, DELETE ends one. GET opens the session's stream for messages
+ * that belong to no request: one per session (a new GET replaces the
+ * old), events numbered "g-N", the last ones kept for Last-Event-ID
+ * resumption, keep-alive comments, a client too slow to keep up dropped.
+ * Origin (and, on loopback, Host) are checked against DNS rebinding; a
+ * bearer token is required off loopback.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +28,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "mcp/jsonrpc.h"
@@ -33,6 +39,23 @@
 
 struct exchange;
 
+/* One event of the GET stream, formatted. */
+struct gevent {
+	uint64_t seq;
+	char *text;
+	size_t len;
+};
+
+/* A session's GET stream: the kept events and who reads them. */
+struct gstream {
+	struct gevent ring[MCP_SERVE_GET_EVENTS];
+	size_t head, count, bytes; /* oldest at ring[head] */
+	uint64_t next_seq;	   /* of the next event (from 1) */
+	uint64_t delivered;	   /* highest seq handed to a reader */
+	unsigned gen;		   /* the current reader's; 0: none yet */
+	bool connected;
+};
+
 struct hsession {
 	struct hsession *next;
 	struct mcp_http_server *hs;
@@ -41,6 +64,7 @@ struct hsession {
 	struct exchange *exchanges; /* POSTs waiting for a response */
 	unsigned refs;		    /* under hs->lock */
 	bool ended;
+	struct gstream get; /* under hs->lock */
 };
 
 /* One POSTed request waiting for what the session sends for it. */
@@ -51,6 +75,8 @@ struct exchange {
 	json_t *queue; /* messages not yet written (array) */
 	bool done;     /* the response is in the queue, or never comes */
 	bool sse;
+	bool can_sse;  /* the client accepts text/event-stream */
+	bool upgrade;  /* something besides the response is queued */
 	unsigned refs; /* the POST handler and the SSE reader */
 	char *out;     /* SSE: formatted text being written */
 	size_t out_len, out_off;
@@ -68,6 +94,7 @@ struct mcp_http_server {
 	unsigned char token_hash[SHA256_DIGEST_LENGTH];
 	bool has_token;
 	unsigned port;
+	unsigned keepalive_ms;
 };
 
 /* Per-connection state while a POST body arrives. */
@@ -108,7 +135,52 @@ static void hsession_put(struct hsession *h)
 	if (!last)
 		return;
 	mcp_session_free(h->s);
+	for (size_t i = 0; i < h->get.count; i++)
+		free(h->get.ring[(h->get.head + i) % MCP_SERVE_GET_EVENTS]
+			     .text);
 	free(h);
+}
+
+static char *sse_event(json_t *msg, const char *id, size_t *len);
+
+/* With hs->lock held: the oldest kept event goes. */
+static void gstream_drop_oldest(struct gstream *g)
+{
+	struct gevent *e = &g->ring[g->head];
+
+	g->bytes -= e->len;
+	free(e->text);
+	e->text = NULL;
+	g->head = (g->head + 1) % MCP_SERVE_GET_EVENTS;
+	g->count--;
+}
+
+/*
+ * With hs->lock held: msg becomes the next event of h's GET stream,
+ * kept (bounded) whether or not a client reads it now.
+ */
+static int gstream_push(struct hsession *h, json_t *msg)
+{
+	struct gstream *g = &h->get;
+	char id[32];
+	struct gevent *e;
+	size_t len;
+	char *text;
+
+	snprintf(id, sizeof(id), "g-%llu", (unsigned long long)g->next_seq);
+	text = sse_event(msg, id, &len);
+	if (!text)
+		return -ENOMEM;
+	while (g->count == MCP_SERVE_GET_EVENTS ||
+	       (g->count && g->bytes + len > MCP_SERVE_GET_BYTES))
+		gstream_drop_oldest(g);
+	e = &g->ring[(g->head + g->count) % MCP_SERVE_GET_EVENTS];
+	e->seq = g->next_seq++;
+	e->text = text;
+	e->len = len;
+	g->count++;
+	g->bytes += len;
+	return 0;
 }
 
 /* The session's send: route to the POST exchange the message belongs to. */
@@ -123,19 +195,26 @@ static int http_send(void *opaque, json_t *msg, const json_t *related)
 	for (struct exchange *x = h->exchanges; related && x; x = x->next) {
 		if (x->done || !json_equal(x->id, related))
 			continue;
-		/* Without a stream, only the response itself can go. */
-		if (is_reply || x->sse)
-			json_array_append(x->queue, msg);
+		/* Without a stream (and no way to open one), only the
+		 * response itself can go there. */
+		if (!is_reply && !x->sse && !x->can_sse)
+			break;
+		json_array_append(x->queue, msg);
 		if (is_reply)
 			x->done = true;
+		else if (!x->sse)
+			x->upgrade = true;
 		rc = 0;
 		break;
 	}
+	/* Anything else but a response goes to the session's GET stream. */
+	if (rc && !is_reply && !h->ended)
+		rc = gstream_push(h, msg);
 	pthread_cond_broadcast(&hs->cond);
 	pthread_mutex_unlock(&hs->lock);
 	if (rc)
 		lg_debug("mcp http: no stream for a %s; dropped",
-			 is_reply ? "response" : "notification");
+			 is_reply ? "response" : "message");
 	return rc;
 }
 
@@ -164,6 +243,7 @@ static struct hsession *hsession_new(struct mcp_http_server *hs)
 	if (!h)
 		return NULL;
 	h->hs = hs;
+	h->get.next_seq = 1;
 	sid_new(h->id);
 	h->s = mcp_session_new(hs->f.info, hs->f.h, hs->f.opaque, http_send, h);
 	if (!h->s) {
@@ -245,7 +325,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status,
 	if (sid)
 		MHD_add_response_header(r, "Mcp-Session-Id", sid);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, "Allow", "POST, DELETE");
+		MHD_add_response_header(r, "Allow", "GET, POST, DELETE");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	ret = MHD_queue_response(c, status, r);
@@ -395,7 +475,8 @@ static bool accepts(struct MHD_Connection *c, const char *type)
 	return a && strstr(a, type);
 }
 
-static struct exchange *exchange_add(struct hsession *h, json_t *id, bool sse)
+static struct exchange *exchange_add(struct hsession *h, json_t *id, bool sse,
+				     bool can_sse)
 {
 	struct exchange *x = calloc(1, sizeof(*x));
 
@@ -409,6 +490,7 @@ static struct exchange *exchange_add(struct hsession *h, json_t *id, bool sse)
 	x->hsess = h;
 	x->id = json_incref(id);
 	x->sse = sse;
+	x->can_sse = can_sse;
 	x->refs = 1;
 	pthread_mutex_lock(&h->hs->lock);
 	if (h->ended) {
@@ -452,14 +534,16 @@ static void exchanges_cancel(struct hsession *h, json_t *msg)
 	pthread_mutex_unlock(&hs->lock);
 }
 
-static char *sse_event(json_t *msg, size_t *len)
+/* One SSE event; id may be NULL. */
+static char *sse_event(json_t *msg, const char *id, size_t *len)
 {
 	char *data = json_dumps(msg, JSON_COMPACT), *ev = NULL;
 	int n;
 
 	if (!data)
 		return NULL;
-	n = asprintf(&ev, "event: message\ndata: %s\n\n", data);
+	n = asprintf(&ev, "%s%s%sevent: message\ndata: %s\n\n",
+		     id ? "id: " : "", id ? id : "", id ? "\n" : "", data);
 	free(data);
 	if (n < 0)
 		return NULL;
@@ -480,7 +564,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		json_t *m = json_array_get(x->queue, 0);
 
 		if (m) {
-			x->out = sse_event(m, &x->out_len);
+			x->out = sse_event(m, NULL, &x->out_len);
 			x->out_off = 0;
 			json_array_remove(x->queue, 0);
 			if (!x->out) {
@@ -573,18 +657,27 @@ static enum MHD_Result post_request(struct mcp_http_server *hs,
 				    struct hsession *h, struct jsonrpc_msg *m,
 				    const char *buf, size_t len, bool created)
 {
-	bool sse = accepts(c, "text/event-stream") &&
-		   json_object_get(json_object_get(m->params, "_meta"),
-				   "progressToken");
-	struct exchange *x = exchange_add(h, m->id, sse);
+	bool can_sse = accepts(c, "text/event-stream");
+	bool sse =
+		can_sse && json_object_get(json_object_get(m->params, "_meta"),
+					   "progressToken");
+	struct exchange *x = exchange_add(h, m->id, sse, can_sse);
 	const char *sid = created ? h->id : NULL;
 
 	if (!x)
 		return respond_error(c, MHD_HTTP_NOT_FOUND,
 				     JSONRPC_INVALID_REQUEST, "session ended");
 	mcp_session_receive(h->s, buf, len);
-	if (!sse)
-		return respond_json(c, x, sid);
+	if (!sse) {
+		/* JSON, unless something else must go out first. */
+		pthread_mutex_lock(&hs->lock);
+		while (!x->done && !x->upgrade)
+			pthread_cond_wait(&hs->cond, &hs->lock);
+		sse = x->sse = x->upgrade;
+		pthread_mutex_unlock(&hs->lock);
+		if (!sse)
+			return respond_json(c, x, sid);
+	}
 	pthread_mutex_lock(&hs->lock);
 	h->refs++; /* sse_free drops it */
 	pthread_mutex_unlock(&hs->lock);
@@ -658,6 +751,203 @@ static enum MHD_Result on_post(struct mcp_http_server *hs,
 	return ret;
 }
 
+/* One GET stream connection. */
+struct greader {
+	struct hsession *h;
+	unsigned gen;
+	uint64_t next; /* seq of the next event to send */
+	bool hello;    /* the retry field went out */
+	char *out;
+	size_t out_len, out_off;
+};
+
+/* With hs->lock held: the kept event with sequence seq, or NULL. */
+static struct gevent *gstream_find(struct gstream *g, uint64_t seq)
+{
+	uint64_t first;
+
+	if (!g->count)
+		return NULL;
+	first = g->ring[g->head].seq;
+	if (seq < first || seq >= first + g->count)
+		return NULL;
+	return &g->ring[(g->head + (seq - first)) % MCP_SERVE_GET_EVENTS];
+}
+
+static void deadline_in(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * GET body: blocks (its own thread) until the next event, a keep-alive
+ * comment, or the end (session ended, stream replaced, client too slow).
+ */
+static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct greader *r = cls;
+	struct hsession *h = r->h;
+	struct mcp_http_server *hs = h->hs;
+	struct gstream *g = &h->get;
+	struct timespec deadline;
+	size_t n;
+
+	(void)pos;
+	pthread_mutex_lock(&hs->lock);
+	deadline_in(&deadline, hs->keepalive_ms);
+	while (!r->out) {
+		struct gevent *e;
+
+		if (h->ended || g->gen != r->gen) {
+			pthread_mutex_unlock(&hs->lock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		if (!r->hello) {
+			r->hello = true;
+			if (asprintf(&r->out, "retry: %u\n\n",
+				     MCP_SERVE_RETRY_MS) < 0)
+				r->out = NULL;
+		} else if (r->next < g->next_seq) {
+			e = gstream_find(g, r->next);
+			if (!e) {
+				/* Fell behind what we keep: bounded memory
+				 * wins; it may resume from what is left. */
+				lg_warn("mcp http: GET stream client too slow; "
+					"dropped");
+				pthread_mutex_unlock(&hs->lock);
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			}
+			r->out = strdup(e->text);
+			if (r->next > g->delivered)
+				g->delivered = r->next;
+			r->next++;
+		} else if (pthread_cond_timedwait(&hs->cond, &hs->lock,
+						  &deadline) == ETIMEDOUT) {
+			/* Idle: a comment keeps proxies from cutting it. */
+			r->out = strdup(": keep-alive\n\n");
+			deadline_in(&deadline, hs->keepalive_ms);
+		} else {
+			continue;
+		}
+		if (!r->out) {
+			pthread_mutex_unlock(&hs->lock);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		r->out_len = strlen(r->out);
+		r->out_off = 0;
+	}
+	n = r->out_len - r->out_off < max ? r->out_len - r->out_off : max;
+	memcpy(buf, r->out + r->out_off, n);
+	r->out_off += n;
+	if (r->out_off == r->out_len) {
+		free(r->out);
+		r->out = NULL;
+	}
+	pthread_mutex_unlock(&hs->lock);
+	return (ssize_t)n;
+}
+
+static void get_free(void *cls)
+{
+	struct greader *r = cls;
+	struct hsession *h = r->h;
+	struct mcp_http_server *hs = h->hs;
+
+	pthread_mutex_lock(&hs->lock);
+	if (h->get.gen == r->gen)
+		h->get.connected = false;
+	pthread_mutex_unlock(&hs->lock);
+	free(r->out);
+	free(r);
+	hsession_put(h);
+}
+
+/* Where a (re)connecting stream starts: after Last-Event-ID if it is one
+ * of ours, else after what earlier streams were handed. */
+static uint64_t get_start(struct gstream *g, const char *last)
+{
+	unsigned long long n;
+	char *end;
+
+	if (last && strncmp(last, "g-", 2) == 0 && last[2] >= '0' &&
+	    last[2] <= '9') {
+		errno = 0;
+		n = strtoull(last + 2, &end, 10);
+		if (!errno && !*end && n < g->next_seq)
+			return n + 1;
+	}
+	return g->delivered + 1;
+}
+
+static enum MHD_Result on_get(struct mcp_http_server *hs,
+			      struct MHD_Connection *c)
+{
+	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						      "Mcp-Session-Id");
+	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       "Last-Event-ID");
+	struct MHD_Response *resp;
+	struct greader *r;
+	struct hsession *h;
+	enum MHD_Result ret;
+	bool replaced;
+
+	if (!accepts(c, "text/event-stream"))
+		return respond_error(c, MHD_HTTP_NOT_ACCEPTABLE,
+				     JSONRPC_INVALID_REQUEST,
+				     "GET wants Accept: text/event-stream");
+	if (!version_header_ok(c))
+		return respond_error(c, MHD_HTTP_BAD_REQUEST,
+				     JSONRPC_INVALID_REQUEST,
+				     "unsupported MCP-Protocol-Version");
+	if (!sid)
+		return respond_error(c, MHD_HTTP_BAD_REQUEST,
+				     JSONRPC_INVALID_REQUEST,
+				     "Mcp-Session-Id header required");
+	h = hsession_get(hs, sid);
+	if (!h)
+		return respond_error(c, MHD_HTTP_NOT_FOUND,
+				     JSONRPC_INVALID_REQUEST,
+				     "unknown or ended session");
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		hsession_put(h);
+		return MHD_NO;
+	}
+	r->h = h; /* the reference from hsession_get: get_free drops it */
+	pthread_mutex_lock(&hs->lock);
+	replaced = h->get.connected;
+	r->gen = ++h->get.gen; /* an older stream of the session ends */
+	h->get.connected = true;
+	r->next = get_start(&h->get, last);
+	if (h->get.count && r->next < h->get.ring[h->get.head].seq) {
+		lg_warn("mcp http: GET resumes after events no longer kept");
+		r->next = h->get.ring[h->get.head].seq;
+	}
+	pthread_cond_broadcast(&hs->cond);
+	pthread_mutex_unlock(&hs->lock);
+	lg_info("mcp http: GET stream opened%s%s",
+		replaced ? " (replaces the previous one)" : "",
+		last ? " (resuming)" : "");
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+						 get_read, r, get_free);
+	if (!resp) {
+		get_free(r);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result on_delete(struct mcp_http_server *hs,
 				 struct MHD_Connection *c)
 {
@@ -697,9 +987,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 		if (strcmp(method, "POST") != 0) {
 			if (strcmp(method, "DELETE") == 0)
 				return on_delete(hs, c);
+			if (strcmp(method, "GET") == 0)
+				return on_get(hs, c);
 			return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 					     JSONRPC_INVALID_REQUEST,
-					     "use POST (no GET stream here)");
+					     "use GET, POST or DELETE");
 		}
 		u = calloc(1, sizeof(*u));
 		if (!u)
@@ -838,8 +1130,17 @@ int mcp_http_server_start(const struct mcp_http_serve_opts *o,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&hs->lock, NULL);
-	pthread_cond_init(&hs->cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* GET streams wait with monotonic deadlines. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&hs->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	hs->f = *f;
+	hs->keepalive_ms = o->keepalive_ms ? o->keepalive_ms : 15000;
 	hs->loopback = mcp_addr_is_loopback(host);
 	if (o->token && o->token[0]) {
 		SHA256((const unsigned char *)o->token, strlen(o->token),

@@ -66,6 +66,10 @@ static void lines_deliver(struct mcp_session *s, char *buf, size_t *len,
 			continue;
 		if (*skipping)
 			*skipping = false;
+		else if (i - start > MCP_SERVE_MAX_BODY)
+			/* Complete in the buffer, but over the limit all
+			 * the same (the buffer has room past it). */
+			line_too_long(s);
 		else if (i > start)
 			mcp_session_receive(s, buf + start, i - start);
 		start = i + 1;

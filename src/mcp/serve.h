@@ -47,7 +47,19 @@ struct mcp_http_serve_opts {
 	 * loopback. Never logged.
 	 */
 	const char *token;
+	/* Added: keep-alive comment interval on GET streams; 0: 15 s. */
+	unsigned keepalive_ms;
 };
+
+/*
+ * The GET stream of a session: the last MCP_SERVE_GET_EVENTS events, at
+ * most MCP_SERVE_GET_BYTES, are kept for Last-Event-ID resumption; a
+ * connected client that falls further behind is dropped.
+ */
+#define MCP_SERVE_GET_EVENTS 256u
+#define MCP_SERVE_GET_BYTES (1u << 20)
+/* The SSE retry field we send (ms). */
+#define MCP_SERVE_RETRY_MS 2000u
 
 struct mcp_http_server;
 

@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -34,6 +36,18 @@ struct inflight {
 	bool cancelled;
 };
 
+/* A request we sent the client (on the waiter's stack). */
+struct outreq {
+	struct outreq *next;
+	int64_t id;
+	pthread_cond_t cond;
+	bool done;
+	int rc; /* 0, -EREMOTEIO, -EPIPE */
+	json_t *result;
+	struct mcp_server_error err;
+	int efd; /* poked on completion, or -1 */
+};
+
 struct mcp_session {
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when n_inflight drops */
@@ -47,6 +61,12 @@ struct mcp_session {
 	int log_level; /* index into log_levels: messages below are dropped */
 	struct inflight *inflight;
 	unsigned n_inflight;
+	json_t *client_caps; /* from initialize; NULL before */
+	/* Our own requests to the client, waiting for its responses. */
+	struct outreq *outreqs;
+	unsigned n_outwaiters;
+	int64_t next_out_id;
+	bool ended; /* mcp_session_end(): no more requests to the client */
 };
 
 static int level_index(const char *name)
@@ -74,6 +94,7 @@ struct mcp_session *mcp_session_new(const struct mcp_server_info *info,
 	s->send = send;
 	s->sopaque = send_opaque;
 	s->log_level = 1; /* info */
+	s->next_out_id = 1;
 	return s;
 }
 
@@ -88,16 +109,50 @@ static void inflight_cancel_locked(struct inflight *f)
 		lg_debug("mcp server: cancel eventfd: %s", strerror(errno));
 }
 
+/* With s->lock held: o leaves the table with its outcome. */
+static void outreq_complete_locked(struct mcp_session *s, struct outreq *o)
+{
+	uint64_t one = 1;
+
+	for (struct outreq **pp = &s->outreqs; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	o->done = true;
+	pthread_cond_signal(&o->cond);
+	if (o->efd >= 0 && write(o->efd, &one, sizeof(one)) < 0)
+		lg_debug("mcp server: eventfd write: %s", strerror(errno));
+}
+
+void mcp_session_end(struct mcp_session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->ended = true;
+	while (s->outreqs) {
+		struct outreq *o = s->outreqs;
+
+		o->rc = -EPIPE;
+		snprintf(o->err.message, sizeof(o->err.message),
+			 "the client's session ended");
+		outreq_complete_locked(s, o);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 void mcp_session_free(struct mcp_session *s)
 {
 	if (!s)
 		return;
+	mcp_session_end(s);
 	pthread_mutex_lock(&s->lock);
 	for (struct inflight *f = s->inflight; f; f = f->next)
 		inflight_cancel_locked(f);
-	while (s->n_inflight)
+	while (s->n_inflight || s->n_outwaiters)
 		pthread_cond_wait(&s->idle, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+	json_decref(s->client_caps);
 	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -215,6 +270,11 @@ static void on_initialize(struct mcp_session *s, json_t *id, json_t *params)
 	}
 	v = version_choose(asked);
 	snprintf(s->version, sizeof(s->version), "%s", v);
+	s->client_caps = json_incref(json_object_get(params, "capabilities"));
+	if (!json_is_object(s->client_caps)) {
+		json_decref(s->client_caps);
+		s->client_caps = json_object();
+	}
 	s->initialized = true;
 	pthread_mutex_unlock(&s->lock);
 	r = json_pack("{s:s, s:o, s:{s:s, s:s}}", "protocolVersion", v,
@@ -510,6 +570,173 @@ static int on_request(struct mcp_session *s, struct jsonrpc_msg *m)
 	return 1;
 }
 
+/* The client's answer to one of our requests. */
+static void on_response(struct mcp_session *s, struct jsonrpc_msg *m)
+{
+	struct outreq *o;
+
+	pthread_mutex_lock(&s->lock);
+	for (o = s->outreqs; o; o = o->next)
+		if (json_is_integer(m->id) &&
+		    json_integer_value(m->id) == o->id)
+			break;
+	if (!o) {
+		pthread_mutex_unlock(&s->lock);
+		lg_debug("mcp server: dropping a response nobody waits for");
+		return;
+	}
+	if (m->kind == JSONRPC_RESULT) {
+		o->rc = 0;
+		o->result = json_incref(m->result);
+	} else {
+		o->rc = -EREMOTEIO;
+		o->err.code = m->error_code;
+		snprintf(o->err.message, sizeof(o->err.message), "%s",
+			 m->error_message);
+		o->err.data = json_incref(m->error_data);
+	}
+	outreq_complete_locked(s, o);
+	pthread_mutex_unlock(&s->lock);
+}
+
+json_t *mcp_session_client_capabilities(struct mcp_session *s)
+{
+	json_t *c;
+
+	pthread_mutex_lock(&s->lock);
+	c = s->client_caps ? json_incref(s->client_caps) : NULL;
+	pthread_mutex_unlock(&s->lock);
+	return c;
+}
+
+/* With s->lock held: waits for o, the deadline or cancel_fd. */
+static int outreq_wait(struct mcp_session *s, struct outreq *o,
+		       const struct timespec *deadline, int cancel_fd)
+{
+	while (!o->done) {
+		struct timespec now;
+		int64_t ms;
+
+		if (o->efd < 0) {
+			if (pthread_cond_timedwait(&o->cond, &s->lock,
+						   deadline) == ETIMEDOUT &&
+			    !o->done)
+				return -ETIMEDOUT;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+		     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p[2] = {{.fd = cancel_fd, .events = POLLIN},
+				      {.fd = o->efd, .events = POLLIN}};
+		pthread_mutex_unlock(&s->lock);
+		int n = poll(p, 2, ms > 1000000 ? 1000000 : (int)ms + 1);
+		pthread_mutex_lock(&s->lock);
+		if (o->done)
+			return 0;
+		if (n > 0 && p[0].revents)
+			return -ECANCELED;
+	}
+	return 0;
+}
+
+int mcp_session_request(struct mcp_session *s, const char *method,
+			json_t *params, const json_t *related,
+			unsigned timeout_ms, int cancel_fd, json_t **result,
+			struct mcp_server_error *e)
+{
+	struct outreq o = {.efd = -1};
+	pthread_condattr_t attr;
+	struct timespec deadline;
+	json_t *id;
+	int rc;
+
+	*result = NULL;
+	memset(e, 0, sizeof(*e));
+	if (cancel_fd >= 0) {
+		o.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (o.efd < 0) {
+			json_decref(params);
+			snprintf(e->message, sizeof(e->message), "eventfd: %s",
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&o.cond, &attr);
+	pthread_condattr_destroy(&attr);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (timeout_ms ? timeout_ms : 60000u) / 1000;
+	deadline.tv_nsec +=
+		(long)((timeout_ms ? timeout_ms : 60000u) % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (s->ended || !s->initialized) {
+		pthread_mutex_unlock(&s->lock);
+		json_decref(params);
+		snprintf(e->message, sizeof(e->message),
+			 "the client's session is not open");
+		rc = -EPIPE;
+		goto out;
+	}
+	o.id = s->next_out_id++;
+	o.next = s->outreqs;
+	s->outreqs = &o;
+	s->n_outwaiters++;
+	pthread_mutex_unlock(&s->lock);
+	id = json_integer(o.id);
+	rc = send_msg(s, jsonrpc_request(id, method, params), related);
+	json_decref(id);
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0 || o.done)
+		rc = outreq_wait(s, &o, &deadline, cancel_fd);
+	if (!o.done) {
+		/* Not answered: out of the table; a late answer is dropped. */
+		for (struct outreq **pp = &s->outreqs; *pp; pp = &(*pp)->next) {
+			if (*pp == &o) {
+				*pp = o.next;
+				break;
+			}
+		}
+	}
+	if (--s->n_outwaiters == 0)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+	if (o.done && o.rc == 0) {
+		*result = o.result;
+		rc = 0;
+	} else if (o.done) {
+		*e = o.err;
+		rc = o.rc;
+	} else {
+		json_t *p = json_pack(
+			"{s:I, s:s}", "requestId", (json_int_t)o.id, "reason",
+			rc == -ETIMEDOUT ? "timeout" : "cancelled");
+
+		/* The client should stop working on it (cancellation.mdx). */
+		if (rc == -ETIMEDOUT || rc == -ECANCELED)
+			mcp_session_notify(s, "notifications/cancelled", p,
+					   related);
+		else
+			json_decref(p);
+		snprintf(e->message, sizeof(e->message), "%s %s", method,
+			 rc == -ETIMEDOUT   ? "timed out"
+			 : rc == -ECANCELED ? "cancelled"
+					    : "could not be sent");
+	}
+out:
+	pthread_cond_destroy(&o.cond);
+	if (o.efd >= 0)
+		close(o.efd);
+	return rc;
+}
+
 int mcp_session_receive(struct mcp_session *s, const char *buf, size_t len)
 {
 	struct jsonrpc_msg m;
@@ -538,8 +765,7 @@ int mcp_session_receive(struct mcp_session *s, const char *buf, size_t len)
 		rc = 0;
 		break;
 	default:
-		/* We send the client no requests, so no answer is awaited. */
-		lg_debug("mcp server: ignoring an unexpected response");
+		on_response(s, &m);
 		rc = 0;
 		break;
 	}

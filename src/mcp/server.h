@@ -118,6 +118,30 @@ int mcp_session_notify(struct mcp_session *s, const char *method,
  */
 int mcp_session_log(struct mcp_session *s, const char *level,
 		    const char *logger, json_t *data);
+/*
+ * Added: the capabilities the client declared in initialize (a new
+ * reference), or NULL before it.
+ */
+json_t *mcp_session_client_capabilities(struct mcp_session *s);
+/*
+ * Added: a request to the client (roots/list, sampling/createMessage,
+ * elicitation/create); blocks until its response, timeout_ms (0: 60 s),
+ * cancel_fd (-1: none; readable: give up and send the client
+ * notifications/cancelled) or mcp_session_end(). params stolen; related
+ * as for send (HTTP sends it on that request's stream). 0 with *result
+ * (a new reference), or -EREMOTEIO (e: the client's error), -ETIMEDOUT,
+ * -ECANCELED, -EPIPE (session ended or not initialized).
+ */
+int mcp_session_request(struct mcp_session *s, const char *method,
+			json_t *params, const json_t *related,
+			unsigned timeout_ms, int cancel_fd, json_t **result,
+			struct mcp_server_error *e);
+/*
+ * Added: the transport is going away: requests to the client fail now
+ * with -EPIPE, later ones at once. mcp_session_free() implies it.
+ */
+void mcp_session_end(struct mcp_session *s);
+
 /* notifications/progress for req when it carries a progressToken. */
 int mcp_req_progress(struct mcp_req *req, double progress, double total,
 		     const char *message);

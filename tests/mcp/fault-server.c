@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef FAULT_HAVE_GNUTLS
+#include <gnutls/gnutls.h>
+#endif
+
 #define MAX_STEPS 64
 #define MAX_LOG 512
 #define MAX_PUSH 64
@@ -43,6 +47,8 @@ struct fault_server {
 	size_t n_push;
 	char *legacy_out[MAX_PUSH]; /* old transport: messages to stream */
 	size_t n_legacy_out;
+	bool tls, client_ca;
+	char *tls_cert, *tls_key, *tls_ca;
 };
 
 struct conn {
@@ -195,7 +201,8 @@ unsigned short fault_server_port(const struct fault_server *s)
 
 void fault_server_url(const struct fault_server *s, char *buf, size_t size)
 {
-	snprintf(buf, size, "http://127.0.0.1:%u/mcp", s->port);
+	snprintf(buf, size, "%s://127.0.0.1:%u/mcp", s->tls ? "https" : "http",
+		 s->port);
 }
 
 unsigned short fault_dead_port(void)
@@ -402,6 +409,33 @@ static char *default_result(struct fault_server *s, json_t *req,
 	return out;
 }
 
+/* "verified", "none" or "invalid"; "" without a client CA. */
+static const char *client_cert_state(struct fault_server *s,
+				     struct MHD_Connection *c)
+{
+	if (!s->client_ca)
+		return "";
+#ifdef FAULT_HAVE_GNUTLS
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		unsigned status = 0;
+		int ret;
+
+		if (!ci || !ci->tls_session)
+			return "none";
+		ret = gnutls_certificate_verify_peers2(ci->tls_session,
+						       &status);
+		if (ret == GNUTLS_E_NO_CERTIFICATE_FOUND)
+			return "none";
+		return ret == 0 && status == 0 ? "verified" : "invalid";
+	}
+#else
+	(void)c;
+	return "none";
+#endif
+}
+
 static void log_req(struct fault_server *s, struct MHD_Connection *c,
 		    const char *url, const char *method, const char *rpc)
 {
@@ -423,6 +457,8 @@ static void log_req(struct fault_server *s, struct MHD_Connection *c,
 		hdr(c, "X-Test-Token", r->custom, sizeof(r->custom));
 		snprintf(r->rpc_method, sizeof(r->rpc_method), "%s",
 			 rpc ? rpc : "");
+		snprintf(r->client_cert, sizeof(r->client_cert), "%s",
+			 client_cert_state(s, c));
 		r->t_ms = fault_now_ms();
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -658,6 +694,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			s->max_inflight = s->inflight;
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (s->client_ca && strcmp(client_cert_state(s, c), "verified") != 0) {
+		json_t *req =
+			json_loadb(cn->body ? cn->body : "", cn->len, 0, NULL);
+
+		log_req(s, c, url, method,
+			json_string_value(json_object_get(req, "method")));
+		json_decref(req);
+		return queue(c, 403, "text/plain",
+			     "a valid client certificate is required", NULL,
+			     NULL);
+	}
 	if (strcmp(method, "GET") == 0)
 		return handle_get(s, c, url);
 	if (strcmp(method, "DELETE") == 0) {
@@ -689,11 +736,31 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-struct fault_server *fault_server_start(unsigned short port)
+bool fault_tls_supported(bool client_certs)
+{
+#ifndef FAULT_HAVE_GNUTLS
+	if (client_certs)
+		return false;
+#endif
+	(void)client_certs;
+	return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+static void tls_free(struct fault_server *s)
+{
+	free(s->tls_cert);
+	free(s->tls_key);
+	free(s->tls_ca);
+}
+
+struct fault_server *fault_server_start_tls(unsigned short port,
+					    const struct fault_tls *tls)
 {
 	struct fault_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
 	if (!s)
 		return NULL;
@@ -701,19 +768,43 @@ struct fault_server *fault_server_start(unsigned short port)
 	pthread_cond_init(&s->cond, NULL);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons(port);
-	s->d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION |
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-		port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &a,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
-	if (!s->d) {
-		free(s);
-		return NULL;
+	if (tls) {
+		s->tls = true;
+		s->client_ca = tls->client_ca_pem != NULL;
+		s->tls_cert = strdup(tls->cert_pem);
+		s->tls_key = strdup(tls->key_pem);
+		s->tls_ca =
+			tls->client_ca_pem ? strdup(tls->client_ca_pem) : NULL;
+		if (!s->tls_cert || !s->tls_key || (s->client_ca && !s->tls_ca))
+			goto fail;
+		flags |= MHD_USE_TLS;
 	}
+	/* MHD takes options until MHD_OPTION_END: with no TLS the first
+	 * TLS option is replaced by the end. */
+	s->d = MHD_start_daemon(
+		flags, port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &a,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
+		MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
+		s->tls_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END,
+		s->tls_ca, MHD_OPTION_END);
+	if (!s->d)
+		goto fail;
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : port;
 	return s;
+fail:
+	tls_free(s);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+	return NULL;
+}
+
+struct fault_server *fault_server_start(unsigned short port)
+{
+	return fault_server_start_tls(port, NULL);
 }
 
 void fault_server_stop(struct fault_server *s)
@@ -735,6 +826,7 @@ void fault_server_stop(struct fault_server *s)
 		free(s->push[i]);
 	for (size_t i = 0; i < s->n_legacy_out; i++)
 		free(s->legacy_out[i]);
+	tls_free(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cond);
 	free(s);

@@ -51,6 +51,8 @@ struct fault_req {
 	char auth[160];
 	char custom[160]; /* X-Test-Token */
 	char rpc_method[64];
+	/* TLS with a client CA: "verified", "none" or "invalid" */
+	char client_cert[16];
 	uint64_t t_ms; /* arrival, CLOCK_MONOTONIC */
 };
 
@@ -58,9 +60,22 @@ struct fault_server;
 
 /* port 0: any free port. NULL on failure. */
 struct fault_server *fault_server_start(unsigned short port);
+
+/* HTTPS: PEM texts (copied). With client_ca_pem a client certificate is
+ * asked for and verified against it; a request without a valid one is
+ * answered 403 (and logged with client_cert "none" or "invalid"). */
+struct fault_tls {
+	const char *cert_pem;
+	const char *key_pem;
+	const char *client_ca_pem; /* NULL: no client certificate */
+};
+/* Can this build serve HTTPS (and check client certificates)? */
+bool fault_tls_supported(bool client_certs);
+struct fault_server *fault_server_start_tls(unsigned short port,
+					    const struct fault_tls *tls);
 void fault_server_stop(struct fault_server *s);
 unsigned short fault_server_port(const struct fault_server *s);
-/* "http://127.0.0.1:PORT/mcp" into buf. */
+/* "http://127.0.0.1:PORT/mcp" (https with TLS) into buf. */
 void fault_server_url(const struct fault_server *s, char *buf, size_t size);
 
 void fault_push_post(struct fault_server *s, const struct fault_step *st);

@@ -121,7 +121,39 @@ static const struct {
 	 "mcp.servers.a.retry.jitter"},
 	{"{\"servers\":{\"a\":{\"url\":\"http://h/\",\"timeout_ms\":-1}}}",
 	 "mcp.servers.a.timeout_ms"},
+	/* The gateway's keys: kept for it, but still typed. */
+	{"{\"gateway\":[]}", "mcp.gateway: wants an object"},
+	{"{\"servers\":{\"a\":{\"command\":[\"x\"],\"copy_in\":[]}}}",
+	 "mcp.servers.a.copy_in"},
+	{"{\"servers\":{\"a\":{\"url\":\"http://h/\",\"copy_in\":{}}}}",
+	 "unknown key \"copy_in\" (for an HTTP server)"},
+	{"{\"gateway\":{},\"gateways\":{}}", "mcp: unknown key \"gateways\""},
 };
+
+/* "gateway" and servers.*.copy_in belong to the gateway: kept, not parsed. */
+static void test_gateway_keys(void **state)
+{
+	struct mcp_config cfg;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(parse("{\"gateway\":{\"page_size\":7,\"whatever\":1},"
+			       "\"servers\":{\"a\":{\"command\":[\"x\"],"
+			       "\"sandbox\":true,\"copy_in\":{\"/h\":\"/g\"}},"
+			       "\"b\":{\"command\":[\"y\"]}}}",
+			       &cfg, err, sizeof(err)),
+			 0);
+	assert_non_null(cfg.gateway);
+	assert_int_equal(
+		json_integer_value(json_object_get(cfg.gateway, "page_size")),
+		7);
+	assert_int_equal(cfg.n_servers, 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    mcp_config_find(&cfg, "a")->copy_in, "/h")),
+			    "/g");
+	assert_null(mcp_config_find(&cfg, "b")->copy_in);
+	mcp_config_free(&cfg);
+}
 
 static void test_invalid(void **state)
 {
@@ -186,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_gateway_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

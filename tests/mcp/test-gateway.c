@@ -9,10 +9,12 @@
  * on its own, sandbox_exec and a sandboxed upstream in real VMs when a
  * guest image and QEMU exist. Output is TAP-like; exit 77 skips.
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -20,8 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cmd-mcp-serve.h"
@@ -459,6 +464,212 @@ static void check_progress_cancel(struct mcp_client *c, const char *how)
 	json_decref(r);
 }
 
+/* ---- server->client requests, restart, approval, HTTP upstream ---- */
+
+static bool is_error(json_t *r)
+{
+	return json_is_true(json_object_get(r, "isError"));
+}
+
+/* Our client's policy answers the upstream's requests via the gateway. */
+static void check_peer_requests(struct mcp_client *c, const char *how,
+				bool sampling)
+{
+	json_t *r;
+	int rc;
+
+	r = call(c, "everything__trigger-elicitation-request", NULL, &rc, NULL);
+	CHECK(rc == 0 && !is_error(r) &&
+		      strstr(first_text(r), "User declined to provide"),
+	      "%s: elicitation/create from the upstream answered by our "
+	      "client's policy (%s)",
+	      how, rc ? "error" : first_text(r));
+	json_decref(r);
+	r = call(c, "everything__trigger-sampling-request",
+		 json_pack("{s:s}", "prompt", "hi"), &rc, NULL);
+	if (sampling)
+		CHECK(rc == 0 && is_error(r) &&
+			      strstr(first_text(r), "declined by the client"),
+		      "%s: sampling/createMessage relayed; our client's "
+		      "refusal reaches the upstream (%s)",
+		      how, rc ? "error" : first_text(r));
+	else
+		CHECK(rc == 0 && is_error(r) &&
+			      strstr(first_text(r), "no client of the gateway "
+						    "supports sampling"),
+		      "%s: sampling/createMessage refused for a client "
+		      "without the capability (%s)",
+		      how, rc ? "error" : first_text(r));
+	json_decref(r);
+}
+
+static void check_restart(struct mcp_client *c)
+{
+	struct mcp_error e = {0};
+	json_t *r;
+	int rc;
+
+	r = call(c, "shy2__info", NULL, &rc, NULL);
+	CHECK(rc == 0 && strstr(first_text(r), "pid="),
+	      "restart: shy2 answers (%s)", rc ? "error" : first_text(r));
+	json_decref(r);
+	r = call(c, "shy2__crash", NULL, &rc, &e);
+	CHECK(rc == -EREMOTEIO, "restart: shy2 crashes (%s)", e.message);
+	mcp_error_clear(&e);
+	json_decref(r);
+	r = call(c, "shy2__echo", json_pack("{s:s}", "text", "again"), &rc, &e);
+	CHECK(rc == 0 && strstr(first_text(r), "echo: again"),
+	      "restart: \"restart\": true starts it again for the next call "
+	      "(%s)",
+	      rc ? e.message : first_text(r));
+	mcp_error_clear(&e);
+	json_decref(r);
+}
+
+static int denials;
+
+static int deny_create(const struct gateway_call *call, char *why,
+		       size_t why_len)
+{
+	if (call->server && strcmp(call->tool, "create_entities") == 0) {
+		denials++;
+		snprintf(why, why_len, "denied by the test policy");
+		return -EPERM;
+	}
+	return gateway_approve(call, why, why_len);
+}
+
+static void check_denial(struct gateway *g, struct mcp_client *c)
+{
+	json_t *r;
+	int rc;
+
+	gateway_set_approver(g, deny_create);
+	r = call(c, "mem__create_entities",
+		 json_pack("{s:[{s:s, s:s, s:[]}]}", "entities", "name",
+			   "denied-entity", "entityType", "t", "observations"),
+		 &rc, NULL);
+	CHECK(rc == 0 && is_error(r) && denials == 1 &&
+		      strcmp(first_text(r), "denied by the test policy") == 0,
+	      "approval: a denial is a tool result with isError and the "
+	      "reason");
+	json_decref(r);
+	r = call(c, "mem__read_graph", NULL, &rc, NULL);
+	CHECK(rc == 0 && !strstr(first_text(r), "denied-entity"),
+	      "approval: the denied call never reached the upstream");
+	json_decref(r);
+	gateway_set_approver(g, NULL);
+	r = call(c, "mem__create_entities",
+		 json_pack("{s:[{s:s, s:s, s:[]}]}", "entities", "name",
+			   "allowed-entity", "entityType", "t", "observations"),
+		 &rc, NULL);
+	json_decref(r);
+	r = call(c, "mem__read_graph", NULL, &rc, NULL);
+	CHECK(rc == 0 && strstr(first_text(r), "allowed-entity") &&
+		      denials == 1,
+	      "approval: the default hook allows and forwards");
+	json_decref(r);
+}
+
+static void check_http_upstream(struct mcp_client *c)
+{
+	struct progress_count pc = {0};
+	struct mcp_call_opts co = {
+		.progress = count_progress, .opaque = &pc, .cancel_fd = -1};
+	struct mcp_error e = {0};
+	json_t *l, *r = NULL;
+	int rc;
+
+	l = tools(c);
+	CHECK(list_has(l, "evh__echo") && list_count_prefix(l, "evh__") >= 10,
+	      "http upstream: its tools listed (%zu)",
+	      list_count_prefix(l, "evh__"));
+	json_decref(l);
+	r = call(c, "evh__echo", json_pack("{s:s}", "message", "over http"),
+		 &rc, NULL);
+	CHECK(rc == 0 && strstr(first_text(r), "over http"),
+	      "http upstream: a call forwarded over Streamable HTTP");
+	json_decref(r);
+	r = NULL;
+	rc = mcp_client_request(c, "tools/call",
+				json_pack("{s:s, s:{s:i, s:i}}", "name",
+					  "evh__trigger-long-running-operation",
+					  "arguments", "duration", 2, "steps",
+					  4),
+				&co, &r, &e);
+	CHECK(rc == 0 && pc.n >= 2,
+	      "http upstream: progress flows back (%d notifications)", pc.n);
+	json_decref(r);
+	mcp_error_clear(&e);
+}
+
+static int list_changed;
+
+static void count_list_changed(void *opaque, const char *method, json_t *params)
+{
+	(void)opaque;
+	(void)params;
+	if (strcmp(method, "notifications/tools/list_changed") == 0)
+		__atomic_add_fetch(&list_changed, 1, __ATOMIC_SEQ_CST);
+}
+
+static void check_list_changed_get(struct mcp_client *c)
+{
+	json_t *r;
+	int rc;
+
+	list_changed = 0;
+	r = call(c, "shy__crash", NULL, &rc, NULL);
+	json_decref(r);
+	for (int i = 0;
+	     i < 50 && !__atomic_load_n(&list_changed, __ATOMIC_SEQ_CST); i++)
+		usleep(100000);
+	CHECK(list_changed > 0,
+	      "http: tools/list_changed (no request's) reaches the client "
+	      "on its GET stream");
+}
+
+/* server-everything streamableHttp on a free loopback port. */
+static pid_t evh_start(unsigned *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	char exe[4200], ps[16];
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	pid_t pid;
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(s, (struct sockaddr *)&a, &al)) {
+		close(s);
+		return -1;
+	}
+	close(s);
+	*port = ntohs(a.sin_port);
+	snprintf(ps, sizeof(ps), "%u", *port);
+	snprintf(exe, sizeof(exe), "%s/mcp-server-everything", bin_dir);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		setenv("PORT", ps, 1);
+		execl(exe, exe, "streamableHttp", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; pid > 0 && i < 200; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		int ok = connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+		close(c);
+		if (ok)
+			return pid;
+		usleep(100000);
+	}
+	return pid;
+}
+
 /* ---- the gateway over stdio ---- */
 
 static void write_config(const char *path, bool with_vm)
@@ -481,6 +692,9 @@ static void write_config(const char *path, bool with_vm)
 					      "command", "/bin/sh",
 					      "/srv/mcp.sh", "sandbox", 1,
 					      "copy_in", src, "/srv/mcp.sh"));
+	json_object_set_new(servers, "shy2",
+			    json_pack("{s:[s,s], s:b}", "command", "/bin/sh",
+				      src, "restart", 1));
 	cfg = json_pack("{s:{s:o, s:{s:i}}}", "mcp", "servers", servers,
 			"gateway", "page_size", 7);
 	json_dump_file(cfg, path, JSON_INDENT(1));
@@ -701,7 +915,12 @@ static void test_stdio_gateway(void)
 	char *argv[] = {self_path, "--serve", "--config",
 			cfgpath,   "--stdio", NULL};
 	struct mcp_stdio_opts so = {.name = "gateway", .argv = argv};
-	struct mcp_client_opts co = {.timeout_ms = 120000};
+	/* Declares sampling and elicitation: the upstreams' requests for
+	 * them come to this client's policy through the gateway. */
+	struct mcp_client_opts co = {.timeout_ms = 120000,
+				     .sampling = true,
+				     .elicit_declared = true,
+				     .elicit = MCP_ELICIT_ACCEPT_DEFAULTS};
 	struct mcp_transport *t;
 	struct mcp_client *c;
 	struct mcp_error e = {0};
@@ -739,6 +958,8 @@ static void test_stdio_gateway(void)
 	check_filesystem(c);
 	check_resources_prompts(c);
 	check_progress_cancel(c, "stdio");
+	check_peer_requests(c, "stdio", true);
+	check_restart(c);
 	if (have_vm) {
 		check_sandbox_exec(c);
 		check_sandboxed_upstream(c);
@@ -861,8 +1082,8 @@ static void check_raw_http(unsigned port)
 		     "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}",
 		     NULL);
 	CHECK(r.status == 400, "http: no session header: 400 (%ld)", r.status);
-	r = http_raw("GET", port, "127.0.0.1", NULL, (const char *const *)hs);
-	CHECK(r.status == 405, "http: GET: 405 (%ld)", r.status);
+	r = http_raw("PUT", port, "127.0.0.1", NULL, (const char *const *)hs);
+	CHECK(r.status == 405, "http: PUT: 405 (%ld)", r.status);
 	r = http_raw("DELETE", port, "127.0.0.1", NULL,
 		     (const char *const *)hs);
 	CHECK(r.status == 200, "http: DELETE ends the session (%ld)", r.status);
@@ -905,12 +1126,368 @@ static void check_token(const struct mcp_serve_factory *f)
 	mcp_http_server_stop(hs);
 }
 
+/* ---- the gateway's config keys, as the CLI loads them ---- */
+
+static int config_try(const char *dir, const char *text, char *err,
+		      size_t errlen)
+{
+	char path[4200];
+	struct mcp_config mcp;
+	struct gateway_config gc;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/cfg.json", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	fclose(f);
+	err[0] = '\0';
+	rc = gateway_config_load(path, &mcp, &gc, err, errlen);
+	if (rc == 0) {
+		gateway_config_free(&gc);
+		mcp_config_free(&mcp);
+	}
+	return rc;
+}
+
+static void test_config_keys(void)
+{
+	char dir[] = "/tmp/lg-gw-cfg.XXXXXX", err[512];
+	int rc;
+
+	if (!mkdtemp(dir))
+		return;
+	rc = config_try(dir,
+			"{\"mcp\":{\"gateway\":{\"page_size\":5},\"servers\":"
+			"{\"v\":{\"command\":[\"/bin/sh\"],\"sandbox\":true,"
+			"\"copy_in\":{\"/etc/hostname\":\"/x\"}}}}}",
+			err, sizeof(err));
+	CHECK(rc == 0, "config: \"gateway\" and \"copy_in\" accepted (%s)",
+	      rc ? err : "ok");
+	rc = config_try(dir, "{\"mcp\":{\"gateway\":{\"pagesize\":5}}}", err,
+			sizeof(err));
+	CHECK(rc == -EINVAL && strstr(err, "mcp.gateway.pagesize"),
+	      "config: a typo inside \"gateway\" is still an error (%s)", err);
+	rc = config_try(dir,
+			"{\"mcp\":{\"servers\":{\"v\":{\"command\":[\"x\"],"
+			"\"copy_in\":{\"/a\":\"/b\"}}}}}",
+			err, sizeof(err));
+	CHECK(rc == -EINVAL && strstr(err, "mcp.servers.v.copy_in"),
+	      "config: copy_in without sandbox refused (%s)", err);
+	rc = config_try(dir,
+			"{\"mcp\":{\"servers\":{\"v\":{\"command\":[\"x\"],"
+			"\"copy_ins\":{}}}}}",
+			err, sizeof(err));
+	CHECK(rc == -EINVAL && strstr(err, "copy_ins"),
+	      "config: other unknown server keys still refused (%s)", err);
+	lg_rm_rf(dir);
+}
+
+/* ---- stdio: an overlong line ---- */
+
+struct serve_args {
+	struct mcp_serve_factory f;
+	int in, out;
+};
+
+static void *serve_thread(void *arg)
+{
+	struct serve_args *a = arg;
+
+	mcp_serve_stdio(&a->f, a->in, a->out, -1);
+	close(a->out);
+	return NULL;
+}
+
+static void *write_big(void *arg)
+{
+	int fd = *(int *)arg;
+	size_t n = (4u << 20) + 4096;
+	char *big = malloc(n);
+	static const char init[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+		"\"params\":{\"protocolVersion\":\"2025-11-25\"}}\n";
+	static const char ping[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n";
+
+	if (lg_write_all(fd, init, sizeof(init) - 1) < 0 || !big)
+		goto out;
+	memset(big, 'x', n);
+	big[0] = '"';
+	big[n - 1] = '\n';
+	if (lg_write_all(fd, big, n) < 0)
+		goto out;
+	lg_write_all(fd, ping, sizeof(ping) - 1);
+out:
+	free(big);
+	close(fd);
+	return NULL;
+}
+
+static void test_stdio_long_line(void)
+{
+	struct mcp_server_info info = {.name = "t", .version = "1"};
+	struct mcp_server_handlers h = {.list = five_items,
+					.request = slow_request};
+	struct serve_args a = {.f = {.info = &info, .h = &h}};
+	int pin[2], pout[2], wfd;
+	pthread_t ts, tw;
+	char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+
+	if (pipe(pin) || pipe(pout))
+		return;
+	a.in = pin[0];
+	a.out = pout[1];
+	wfd = pin[1];
+	pthread_create(&ts, NULL, serve_thread, &a);
+	pthread_create(&tw, NULL, write_big, &wfd);
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(pout[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	pthread_join(tw, NULL);
+	pthread_join(ts, NULL);
+	close(pin[0]);
+	close(pout[0]);
+	CHECK(strstr(buf, "-32600") && strstr(buf, "\"id\":2,\"result\""),
+	      "stdio: a line over 4 MiB gets -32600, the next ping is "
+	      "answered");
+}
+
+/* ---- the HTTP GET stream, on a session core ---- */
+
+static struct mcp_session *get_sess;
+
+static void get_attached(void *opaque, struct mcp_session *s)
+{
+	(void)opaque;
+	get_sess = s;
+}
+
+static void get_detached(void *opaque, struct mcp_session *s)
+{
+	(void)opaque;
+	if (get_sess == s)
+		get_sess = NULL;
+}
+
+struct sse_get {
+	unsigned port;
+	const char *sid, *last, *accept;
+	int stop_after; /* data events; 0: never */
+	long timeout_ms;
+	char body[1 << 16];
+	size_t len;
+	int events;
+	CURLcode rc;
+	long status;
+	uint64_t took_ns;
+};
+
+static size_t sse_body(char *p, size_t sz, size_t n, void *opaque)
+{
+	struct sse_get *g = opaque;
+	size_t k = sz * n, room = sizeof(g->body) - 1 - g->len;
+
+	memcpy(g->body + g->len, p, k < room ? k : room);
+	g->len += k < room ? k : room;
+	g->body[g->len] = '\0';
+	g->events = 0;
+	for (const char *q = g->body; (q = strstr(q, "\ndata: ")); q++)
+		g->events++;
+	if (!strncmp(g->body, "data: ", 6))
+		g->events++;
+	return g->stop_after && g->events >= g->stop_after ? 0 : k;
+}
+
+static void *sse_get_run(void *arg)
+{
+	struct sse_get *g = arg;
+	struct curl_slist *hl = NULL;
+	char url[128], h1[200], h2[200], h3[200];
+	CURL *c = curl_easy_init();
+	uint64_t t0 = lg_now_ns();
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", g->port);
+	snprintf(h1, sizeof(h1), "Accept: %s",
+		 g->accept ? g->accept : "text/event-stream");
+	snprintf(h2, sizeof(h2), "Mcp-Session-Id: %s", g->sid);
+	hl = curl_slist_append(hl, h1);
+	hl = curl_slist_append(hl, h2);
+	if (g->last) {
+		snprintf(h3, sizeof(h3), "Last-Event-ID: %s", g->last);
+		hl = curl_slist_append(hl, h3);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, g);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, g->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	g->rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->status);
+	g->took_ns = lg_now_ns() - t0;
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+static void inject(int n, int from)
+{
+	for (int i = 0; i < n; i++)
+		mcp_session_notify(get_sess, "notifications/message",
+				   json_pack("{s:s, s:i}", "level", "info",
+					     "data", from + i),
+				   NULL);
+}
+
+static void test_get_stream(void)
+{
+	struct mcp_server_info info = {.name = "t", .version = "1"};
+	struct mcp_server_handlers h = {.list = five_items,
+					.request = slow_request};
+	struct mcp_serve_factory f = {.info = &info,
+				      .h = &h,
+				      .attached = get_attached,
+				      .detached = get_detached};
+	struct mcp_http_serve_opts o = {.addr = "127.0.0.1:0",
+					.keepalive_ms = 200};
+	struct mcp_http_server *hs;
+	static struct sse_get g, g2;
+	char err[512], sidh[200], sid[128];
+	const char *hdr[2] = {sidh, NULL};
+	pthread_t t;
+	struct resp r;
+	unsigned port;
+
+	if (mcp_http_server_start(&o, &f, &hs, err, sizeof(err)) < 0) {
+		CHECK(0, "get: server (%s)", err);
+		return;
+	}
+	port = mcp_http_server_port(hs);
+	r = http_raw("POST", port, "127.0.0.1", init_body, NULL);
+	snprintf(sid, sizeof(sid), "%s", r.sid);
+	snprintf(sidh, sizeof(sidh), "Mcp-Session-Id: %s", sid);
+	CHECK(r.status == 200 && get_sess, "get: a session");
+	if (!get_sess)
+		goto out;
+	inject(3, 1);
+	g = (struct sse_get){
+		.port = port, .sid = sid, .stop_after = 3, .timeout_ms = 5000};
+	sse_get_run(&g);
+	CHECK(g.status == 200 && g.events == 3 &&
+		      strstr(g.body, "retry: 2000") &&
+		      strstr(g.body, "id: g-1\n") &&
+		      strstr(g.body, "id: g-3\n") &&
+		      strstr(g.body, "id: g-1\n") < strstr(g.body, "id: g-3\n"),
+	      "get: messages of no request arrive on GET, ids g-1..g-3, "
+	      "retry field (%ld, %d events)",
+	      g.status, g.events);
+	inject(2, 4);
+	g = (struct sse_get){.port = port,
+			     .sid = sid,
+			     .last = "g-1",
+			     .stop_after = 4,
+			     .timeout_ms = 5000};
+	sse_get_run(&g);
+	CHECK(g.events == 4 && strstr(g.body, "id: g-2\n") &&
+		      strstr(g.body, "id: g-5\n") &&
+		      !strstr(g.body, "id: g-1\n"),
+	      "get: Last-Event-ID g-1 replays g-2..g-5 (%d events)", g.events);
+	g = (struct sse_get){.port = port,
+			     .sid = sid,
+			     .last = "g-5",
+			     .stop_after = 1,
+			     .timeout_ms = 700};
+	sse_get_run(&g);
+	CHECK(g.rc == CURLE_OPERATION_TIMEDOUT && g.events == 0 &&
+		      strstr(g.body, ": keep-alive\n\n"),
+	      "get: an idle stream gets keep-alive comments");
+	g = (struct sse_get){.port = port,
+			     .sid = sid,
+			     .accept = "application/json",
+			     .timeout_ms = 2000};
+	sse_get_run(&g);
+	CHECK(g.status == 406,
+	      "get: without Accept text/event-stream: 406 "
+	      "(%ld)",
+	      g.status);
+	g = (struct sse_get){
+		.port = port, .sid = "0123abcd", .timeout_ms = 2000};
+	sse_get_run(&g);
+	CHECK(g.status == 404, "get: unknown session: 404 (%ld)", g.status);
+	/* A second GET replaces the first, which ends. */
+	g = (struct sse_get){
+		.port = port, .sid = sid, .last = "g-5", .timeout_ms = 10000};
+	pthread_create(&t, NULL, sse_get_run, &g);
+	usleep(300000);
+	g2 = (struct sse_get){.port = port,
+			      .sid = sid,
+			      .last = "g-5",
+			      .stop_after = 1,
+			      .timeout_ms = 5000};
+	inject(1, 6);
+	sse_get_run(&g2);
+	pthread_join(t, NULL);
+	CHECK(g.rc == CURLE_OK && g.took_ns < 3000000000ull && g2.events == 1 &&
+		      strstr(g2.body, "id: g-6\n"),
+	      "get: a new GET replaces the old stream, which ends (%.1f s) "
+	      "and the new one gets g-6",
+	      (double)g.took_ns / 1e9);
+	/* Bounded: 300 more events keep only the newest 256. */
+	inject(300, 7);
+	g = (struct sse_get){.port = port,
+			     .sid = sid,
+			     .last = "g-6",
+			     .stop_after = 300,
+			     .timeout_ms = 1500};
+	sse_get_run(&g);
+	CHECK(g.events == (int)MCP_SERVE_GET_EVENTS &&
+		      strstr(g.body, "id: g-51\n") &&
+		      !strstr(g.body, "id: g-50\n") &&
+		      strstr(g.body, "id: g-306\n"),
+	      "get: a session keeps the newest %u events (%d replayed)",
+	      MCP_SERVE_GET_EVENTS, g.events);
+	/* DELETE ends the open stream. */
+	g = (struct sse_get){.port = port, .sid = sid, .timeout_ms = 10000};
+	pthread_create(&t, NULL, sse_get_run, &g);
+	usleep(300000);
+	r = http_raw("DELETE", port, "127.0.0.1", NULL, hdr);
+	pthread_join(t, NULL);
+	CHECK(r.status == 200 && g.rc == CURLE_OK && g.took_ns < 3000000000ull,
+	      "get: DELETE ends the session's stream (%.1f s)",
+	      (double)g.took_ns / 1e9);
+	/* The server's stop ends a stream too. */
+	r = http_raw("POST", port, "127.0.0.1", init_body, NULL);
+	g = (struct sse_get){.port = port, .sid = r.sid, .timeout_ms = 10000};
+	snprintf(sid, sizeof(sid), "%s", r.sid);
+	g.sid = sid;
+	pthread_create(&t, NULL, sse_get_run, &g);
+	usleep(300000);
+out:
+	mcp_http_server_stop(hs);
+	if (get_sess == NULL && g.sid == sid) {
+		pthread_join(t, NULL);
+		/* Ended, not timed out (the daemon's stop may cut the
+		 * last chunk: curl 18 is fine). */
+		CHECK(g.rc != CURLE_OPERATION_TIMEDOUT &&
+			      g.took_ns < 3000000000ull,
+		      "get: stopping the server ends its streams (%.1f s, "
+		      "curl %d)",
+		      (double)g.took_ns / 1e9, (int)g.rc);
+	}
+}
+
 static void test_http_gateway(void)
 {
-	char err[512], url[128];
-	json_t *section = json_pack("{s:{s:{s:[s+,s]}}}", "servers",
-				    "everything", "command", bin_dir,
-				    "/mcp-server-everything", "stdio");
+	char err[512], url[128], evh_url[128], shsrc[4200], memfile[4200];
+	unsigned evh_port = 0;
+	pid_t evh = evh_start(&evh_port);
+	json_t *section;
 	struct mcp_config mcp = {0};
 	struct gateway_config gc;
 	bool gc_ok = false;
@@ -919,13 +1496,32 @@ static void test_http_gateway(void)
 	struct mcp_http_server *hs = NULL;
 	const char *urls[1] = {url};
 	struct mcp_http_opts ho = {.urls = urls, .n_urls = 1};
-	struct mcp_client_opts co = {.timeout_ms = 60000};
+	/* Elicitation declared, sampling not; GET stream notifications
+	 * counted. */
+	struct mcp_client_opts co = {.timeout_ms = 60000,
+				     .elicit_declared = true,
+				     .elicit = MCP_ELICIT_ACCEPT_DEFAULTS,
+				     .notification = count_list_changed};
 	struct mcp_transport *t;
 	struct mcp_client *c;
 	struct mcp_error e = {0};
 	json_t *l;
 	int rc;
 
+	snprintf(evh_url, sizeof(evh_url), "http://127.0.0.1:%u/mcp", evh_port);
+	snprintf(shsrc, sizeof(shsrc), "%s/tests/mcp/sh-mcp-server.sh",
+		 LG_SOURCE_DIR);
+	snprintf(memfile, sizeof(memfile), "%s/memory.jsonl", work);
+	section = json_pack(
+		"{s:{s:{s:[s+,s]}, s:{s:s}, s:{s:[s,s]}, s:{s:[s+], s:{s:s}}}}",
+		"servers", "everything", "command", bin_dir,
+		"/mcp-server-everything", "stdio", "evh", "url", evh_url, "shy",
+		"command", "/bin/sh", shsrc, "mem", "command", bin_dir,
+		"/mcp-server-memory", "env", "MEMORY_FILE_PATH", memfile);
+	CHECK(evh > 0,
+	      "http upstream: server-everything streamableHttp on "
+	      "port %u",
+	      evh_port);
 	rc = mcp_config_parse(section, &mcp, err, sizeof(err));
 	if (!rc)
 		rc = gateway_config_parse(section, &mcp, &gc, err, sizeof(err));
@@ -958,6 +1554,10 @@ static void test_http_gateway(void)
 			json_decref(l);
 			check_content_types(c, "http");
 			check_progress_cancel(c, "http");
+			check_peer_requests(c, "http", false);
+			check_denial(g, c);
+			check_http_upstream(c);
+			check_list_changed_get(c);
 		}
 		mcp_client_destroy(c);
 	} else {
@@ -968,6 +1568,10 @@ static void test_http_gateway(void)
 out:
 	mcp_http_server_stop(hs);
 	gateway_destroy(g);
+	if (evh > 0) {
+		kill(evh, SIGTERM);
+		waitpid(evh, NULL, 0);
+	}
 	if (gc_ok)
 		gateway_config_free(&gc);
 	mcp_config_free(&mcp);
@@ -1026,6 +1630,10 @@ int main(int argc, char **argv)
 	if (!getenv("LUMINAGUARD_LOG"))
 		lg_log_set_level(LG_LOG_WARN);
 	test_session_core();
+	test_config_keys();
+	test_stdio_long_line();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	test_get_stream();
 	servers_find();
 	if (!mkdtemp(tmpl))
 		return 1;
@@ -1034,7 +1642,6 @@ int main(int argc, char **argv)
 	lg_mkdir_p(run, 0700);
 	setenv("LUMINAGUARD_RUNTIME_DIR", run, 1);
 	vm_find();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	test_stdio_gateway();
 	test_http_gateway();
 	check_nothing_left();

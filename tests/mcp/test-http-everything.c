@@ -4,9 +4,12 @@
  * streamableHttp mode on a free loopback port (initialize, tools/list,
  * tools/call echo, a long-running call with progress over SSE, logging
  * notifications on the GET stream, DELETE at the end) and its sse mode
- * (the old HTTP+SSE fallback). Each server is started here and killed
- * with its process group afterwards.
+ * (the old HTTP+SSE fallback); through the client session, a server
+ * restarted on the same port (its sessions gone) answers the old session
+ * with 400 and the client initializes again and goes on. Each server is
+ * started here and killed with its process group afterwards.
  */
+#include "mcp/client.h"
 #include "mcp/http.h"
 
 #include "common/log.h"
@@ -76,12 +79,14 @@ static bool port_open(unsigned short port)
 	return ok;
 }
 
-static void server_start(struct server *s, const char *mode)
+/* On port, or on a free one when 0. */
+static void server_start_on(struct server *s, const char *mode,
+			    unsigned short on)
 {
 	char exe[4200], port[16];
 	int fd;
 
-	s->port = free_port();
+	s->port = on ? on : free_port();
 	assert_true(s->port != 0);
 	snprintf(s->log, sizeof(s->log), "/tmp/lg-mcp-everything-%d-%u.log",
 		 (int)getpid(), s->port);
@@ -105,6 +110,11 @@ static void server_start(struct server *s, const char *mode)
 	for (int i = 0; i < 300 && !port_open(s->port); i++)
 		usleep(50000);
 	assert_true(port_open(s->port));
+}
+
+static void server_start(struct server *s, const char *mode)
+{
+	server_start_on(s, mode, 0);
 }
 
 static void server_stop(struct server *s)
@@ -359,6 +369,97 @@ static void test_streamable_http(void **state)
 	json_decref(s.msgs);
 }
 
+/* The id of the n-th "Session initialized with ID: X" (from 0) in the
+ * server's log, or "" ; returns how many there are. */
+static int log_session(const struct server *s, int n, char *id, size_t size)
+{
+	static const char tag[] = "Session initialized with ID: ";
+	FILE *f = fopen(s->log, "r");
+	char line[1024];
+	int k = 0;
+
+	id[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, tag);
+
+		if (!p)
+			continue;
+		if (k++ == n) {
+			snprintf(id, size, "%s", p + strlen(tag));
+			id[strcspn(id, "\r\n")] = '\0';
+		}
+	}
+	if (f)
+		fclose(f);
+	return k;
+}
+
+static void echo_ok(struct mcp_client *c, const char *msg)
+{
+	struct mcp_error e = {0};
+	json_t *res = NULL;
+	int rc;
+
+	rc = mcp_client_request(c, "tools/call",
+				json_pack("{s:s, s:{s:s}}", "name", "echo",
+					  "arguments", "message", msg),
+				NULL, &res, &e);
+	if (rc)
+		print_message("echo: %s\n", e.message);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(res, "content"), 0),
+			"text")),
+		msg));
+	json_decref(res);
+	mcp_error_clear(&e);
+}
+
+static void test_resume_after_restart(void **state)
+{
+	struct mcp_retry_policy pol;
+	struct server srv;
+	struct mcp_client *c;
+	struct mcp_transport *t;
+	struct mcp_error e = {0};
+	char url[128], err[256], first[128], second[128];
+	const char *urls[] = {url};
+	struct mcp_http_opts o = {.urls = urls, .n_urls = 1, .retry = &pol};
+	struct mcp_client_opts co = {.timeout_ms = 30000};
+	unsigned short port;
+
+	(void)state;
+	mcp_retry_policy_default(&pol);
+	pol.initial_ms = 200;
+	server_start(&srv, "streamableHttp");
+	port = srv.port;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", port);
+	assert_int_equal(mcp_http_transport_create(&o, &t, err, sizeof(err)),
+			 0);
+	assert_int_equal(mcp_client_create(t, &co, &c, err, sizeof(err)), 0);
+	assert_int_equal(mcp_client_initialize(c, &e), 0);
+	echo_ok(c, "before the restart");
+	assert_int_equal(log_session(&srv, 0, first, sizeof(first)), 1);
+	assert_true(first[0]);
+
+	/* Killed and started again on the same port: no sessions. */
+	server_stop(&srv);
+	server_start_on(&srv, "streamableHttp", port);
+	echo_ok(c, "after the restart");
+	/* The new server saw a new initialize, and gave a new id. */
+	assert_int_equal(log_session(&srv, 0, second, sizeof(second)), 1);
+	print_message("session %s, after the restart %s\n", first, second);
+	assert_true(second[0]);
+	assert_string_not_equal(first, second);
+	assert_null(mcp_client_closed_reason(c));
+	echo_ok(c, "and after that");
+	assert_int_equal(log_session(&srv, 0, second, sizeof(second)), 1);
+	mcp_client_destroy(c);
+	server_stop(&srv);
+	unlink(srv.log);
+}
+
 static void test_sse_fallback(void **state)
 {
 	struct server srv;
@@ -424,6 +525,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_streamable_http),
 		cmocka_unit_test(test_sse_fallback),
+		cmocka_unit_test(test_resume_after_restart),
 	};
 
 	servers_find();

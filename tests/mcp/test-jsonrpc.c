@@ -175,7 +175,8 @@ static void test_limits(void **state)
 {
 	const char *ok = "{\"jsonrpc\":\"2.0\",\"method\":\"m\"}";
 	struct jsonrpc_msg m;
-	char err[128], *deep;
+	static char deep[1024];
+	char err[128];
 	size_t n = 0;
 
 	(void)state;
@@ -188,7 +189,6 @@ static void test_limits(void **state)
 			 0);
 	jsonrpc_msg_free(&m);
 	/* Depth: JSONRPC_MAX_DEPTH levels pass, one more is refused. */
-	deep = malloc(1024);
 	for (int extra = 0; extra < 2; extra++) {
 		unsigned levels = JSONRPC_MAX_DEPTH - 1 + (unsigned)extra;
 
@@ -214,7 +214,6 @@ static void test_limits(void **state)
 	assert_int_equal(jsonrpc_parse(deep, n, 0, &m, NULL, err, sizeof(err)),
 			 0);
 	jsonrpc_msg_free(&m);
-	free(deep);
 }
 
 static void test_builders(void **state)

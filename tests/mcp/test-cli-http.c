@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `luminaguard mcp` over HTTP: against the real server-everything in its
+ * streamableHttp and sse modes (tools, call, resources, prompts, --json,
+ * exit codes), and against tests/mcp/fault-server.c for what only it can
+ * see: headers from the config file reach the server and never appear
+ * in our output or logs (even at debug level), and round robin over
+ * "urls" whose first endpoint is down. $LG is the binary.
+ */
+#include "fault-server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+extern char **environ;
+
+static const char *lg;
+static char bin_dir[4096];
+static char work[256];
+static char out_path[512], err_path[512];
+static char out[65536], err_text[65536];
+
+static void slurp(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+}
+
+/* Runs $LG with args (NULL-terminated); stdout and stderr into out and
+ * err_text; returns the exit status (-1: killed, e.g. by the timeout). */
+static int run_lg(const char *const *args)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[32];
+	int n = 0, st;
+	pid_t pid;
+
+	argv[n++] = (char *)"timeout";
+	argv[n++] = (char *)"60";
+	argv[n++] = (char *)lg;
+	for (; *args && n < 31; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, out_path,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 2, err_path,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(
+		posix_spawnp(&pid, "timeout", &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	slurp(out_path, out, sizeof(out));
+	slurp(err_path, err_text, sizeof(err_text));
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define LG(...) run_lg((const char *const[]){__VA_ARGS__, NULL})
+
+static void expect(int rc, int want, const char *needle)
+{
+	if (rc != want ||
+	    (needle && !strstr(out, needle) && !strstr(err_text, needle)))
+		print_message("rc %d (want %d), looking for '%s'\n"
+			      "stdout:\n%.2000s\nstderr:\n%.2000s\n",
+			      rc, want, needle ? needle : "", out, err_text);
+	assert_int_equal(rc, want);
+	if (needle)
+		assert_true(strstr(out, needle) || strstr(err_text, needle));
+}
+
+/* server-everything, as in test-http-everything.c. */
+struct server {
+	pid_t pid;
+	unsigned short port;
+};
+
+static unsigned short free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned short port = 0;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static bool port_open(unsigned short port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void server_start(struct server *s, const char *mode)
+{
+	char exe[4200], port[16];
+	int fd;
+
+	s->port = free_port();
+	assert_true(s->port != 0);
+	snprintf(exe, sizeof(exe), "%s/mcp-server-everything", bin_dir);
+	snprintf(port, sizeof(port), "%u", s->port);
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		setpgid(0, 0);
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setenv("PORT", port, 1);
+		execl(exe, exe, mode, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(s->pid, s->pid);
+	for (int i = 0; i < 300 && !port_open(s->port); i++)
+		usleep(50000);
+	assert_true(port_open(s->port));
+}
+
+static void server_stop(struct server *s)
+{
+	int st;
+
+	if (s->pid <= 0)
+		return;
+	kill(-s->pid, SIGTERM);
+	for (int i = 0; i < 100 && waitpid(s->pid, &st, WNOHANG) == 0; i++)
+		usleep(50000);
+	kill(-s->pid, SIGKILL);
+	waitpid(s->pid, &st, WNOHANG);
+	s->pid = 0;
+}
+
+static void test_everything_streamable(void **state)
+{
+	struct server srv;
+	char url[128];
+	json_t *j;
+
+	(void)state;
+	if (!bin_dir[0])
+		skip();
+	server_start(&srv, "streamableHttp");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", srv.port);
+	expect(LG("mcp", "tools", url), 0, "echo - Echo Tool");
+	expect(LG("mcp", "call", url, "echo", "{\"message\":\"over http\"}"), 0,
+	       "Echo: over http");
+	expect(LG("mcp", "call", url, "get-tiny-image"), 0, "[image/png, ");
+	expect(LG("mcp", "call", url, "get-sum", "{\"a\":\"x\"}"), 1,
+	       "[tool error]");
+	expect(LG("mcp", "resources", url), 0,
+	       "demo://resource/static/document/architecture.md");
+	expect(LG("mcp", "prompts", url), 0, "simple-prompt");
+	expect(LG("mcp", "--json", "tools", url), 0, "\"name\": \"get-sum\"");
+	j = json_loads(out, 0, NULL);
+	assert_true(json_is_array(json_object_get(j, "tools")));
+	json_decref(j);
+	expect(LG("mcp", "--json", "call", url, "echo", "{\"message\":\"j\"}"),
+	       0, "\"text\": \"Echo: j\"");
+	expect(LG("mcp", "--json", "prompts", url), 0, "\"prompts\"");
+	/* An unknown tool: server-everything says so as a tool error. */
+	expect(LG("mcp", "call", url, "no-such-tool"), 1, "no-such-tool");
+	server_stop(&srv);
+	/* Nothing listens any more: connection failure, 125. */
+	expect(LG("mcp", "--timeout", "2", "tools", url), 125, "mcp:");
+}
+
+static void test_everything_sse(void **state)
+{
+	struct server srv;
+	char url[128];
+
+	(void)state;
+	if (!bin_dir[0])
+		skip();
+	server_start(&srv, "sse");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/sse", srv.port);
+	expect(LG("mcp", "tools", url), 0, "echo - Echo Tool");
+	expect(LG("mcp", "call", url, "echo", "{\"message\":\"old sse\"}"), 0,
+	       "Echo: old sse");
+	expect(LG("mcp", "--json", "prompts", url), 0, "simple-prompt");
+	server_stop(&srv);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Headers from the config: sent, and never printed, even at debug. */
+static void test_config_headers_redacted(void **state)
+{
+	static const char auth[] = "Bearer cli-s3cret-auth-7731";
+	static const char token[] = "tok-f1le-99812";
+	struct fault_server *srv = fault_server_start(0);
+	struct fault_req r[16];
+	char url[128], cfg[512], tokfile[512], text[2048];
+	size_t n;
+
+	(void)state;
+	fault_server_url(srv, url, sizeof(url));
+	snprintf(tokfile, sizeof(tokfile), "%s/token", work);
+	snprintf(text, sizeof(text), "%s\n", token);
+	write_file(tokfile, text);
+	snprintf(cfg, sizeof(cfg), "%s/headers.json", work);
+	snprintf(text, sizeof(text),
+		 "{\"mcp\": {\"servers\": {\"web\": {\"url\": \"%s\", "
+		 "\"headers\": {\"Authorization\": {\"env\": "
+		 "\"LG_TEST_CLI_AUTH\"}, \"X-Test-Token\": {\"file\": "
+		 "\"%s\"}}}}}}",
+		 url, tokfile);
+	write_file(cfg, text);
+	setenv("LG_TEST_CLI_AUTH", auth, 1);
+	expect(LG("--log-level", "debug", "mcp", "--config", cfg, "--json",
+		  "call", "web", "anything"),
+	       0, "\"method\": \"tools/call\"");
+	n = fault_requests(srv, r, 16);
+	assert_true(n >= 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(r[i].auth, auth);
+		assert_string_equal(r[i].custom, token);
+	}
+	/* Debug logging was on (header dumps), the values never shown. */
+	assert_non_null(strstr(err_text, "Authorization: [REDACTED]"));
+	assert_non_null(strstr(err_text, "X-Test-Token: [REDACTED]"));
+	assert_null(strstr(err_text, "cli-s3cret-auth-7731"));
+	assert_null(strstr(err_text, token));
+	assert_null(strstr(out, "cli-s3cret-auth-7731"));
+	assert_null(strstr(out, token));
+
+	/* A server that echoes the token in its refusal: still hidden. */
+	fault_push_post(
+		srv, &(struct fault_step){.action = FAULT_STATUS,
+					  .status = 401,
+					  .body = "bad token tok-f1le-99812"});
+	expect(LG("--log-level", "debug", "mcp", "--config", cfg, "tools",
+		  "web"),
+	       125, "401");
+	assert_null(strstr(err_text, token));
+	assert_null(strstr(out, token));
+	unsetenv("LG_TEST_CLI_AUTH");
+	/* The variable missing: a clear error naming it, not the value. */
+	expect(LG("mcp", "--config", cfg, "tools", "web"), 125,
+	       "LG_TEST_CLI_AUTH");
+	fault_server_stop(srv);
+}
+
+static size_t posts(struct fault_server *s)
+{
+	struct fault_req r[32];
+	size_t n = fault_requests(s, r, 32), c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += strcmp(r[i].method, "POST") == 0;
+	return c;
+}
+
+/* "urls" with the first endpoint down: every request still lands. */
+static void test_config_round_robin(void **state)
+{
+	struct fault_server *a = fault_server_start(0);
+	struct fault_server *b = fault_server_start(0);
+	char ua[128], ub[128], cfg[512], text[1024];
+	uint64_t t0, el;
+
+	(void)state;
+	fault_server_url(a, ua, sizeof(ua));
+	fault_server_url(b, ub, sizeof(ub));
+	snprintf(cfg, sizeof(cfg), "%s/rr.json", work);
+	snprintf(text, sizeof(text),
+		 "{\"mcp\": {\"servers\": {\"rr\": {\"urls\": "
+		 "[\"http://127.0.0.1:%u/mcp\", \"%s\", \"%s\"]}}}}",
+		 fault_dead_port(), ua, ub);
+	write_file(cfg, text);
+	t0 = fault_now_ms();
+	expect(LG("mcp", "--config", cfg, "--json", "call", "rr", "x"), 0,
+	       "\"method\": \"tools/call\"");
+	el = fault_now_ms() - t0;
+	print_message("dead first endpoint: answered in %llu ms\n",
+		      (unsigned long long)el);
+	assert_true(el < 5000); /* failover, not the backoff */
+	/* initialize, initialized and the call, spread over a and b;
+	 * nothing lost, nothing sent twice. */
+	print_message("POSTs: %zu to a, %zu to b\n", posts(a), posts(b));
+	assert_int_equal(posts(a) + posts(b), 3);
+	assert_true(posts(a) >= 1);
+	assert_true(posts(b) >= 1);
+	fault_server_stop(a);
+	fault_server_stop(b);
+}
+
+static void servers_find(void)
+{
+	const char *setup = getenv("LG_MCP_SETUP");
+	bool required = getenv("LG_REQUIRE_MCP") &&
+			strcmp(getenv("LG_REQUIRE_MCP"), "1") == 0;
+	char cmd[4200], exe[4200];
+	FILE *p = NULL;
+
+	if (getenv("LG_MCP_BIN") && getenv("LG_MCP_BIN")[0]) {
+		snprintf(bin_dir, sizeof(bin_dir), "%s", getenv("LG_MCP_BIN"));
+	} else if (setup) {
+		snprintf(cmd, sizeof(cmd), "'%s' 2>/dev/null", setup);
+		p = popen(cmd, "r");
+		if (p && fgets(bin_dir, sizeof(bin_dir), p))
+			bin_dir[strcspn(bin_dir, "\n")] = '\0';
+		if (p)
+			pclose(p);
+	}
+	snprintf(exe, sizeof(exe), "%s/mcp-server-everything", bin_dir);
+	if (bin_dir[0] && access(exe, X_OK) == 0)
+		return;
+	fprintf(stderr,
+		"npm MCP servers not available: server-everything tests "
+		"skipped\n");
+	bin_dir[0] = '\0';
+	if (required)
+		exit(1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_everything_streamable),
+		cmocka_unit_test(test_everything_sse),
+		cmocka_unit_test(test_config_headers_redacted),
+		cmocka_unit_test(test_config_round_robin),
+	};
+	char cmd[300];
+	int rc;
+
+	lg = getenv("LG");
+	if (!lg || !lg[0]) {
+		fprintf(stderr, "LG must name the luminaguard binary\n");
+		return 1;
+	}
+	servers_find();
+	snprintf(work, sizeof(work), "%s/lg-mcp-cli-http.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(work))
+		return 1;
+	snprintf(out_path, sizeof(out_path), "%s/out", work);
+	snprintf(err_path, sizeof(err_path), "%s/err", work);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", work);
+	return rc;
+}
