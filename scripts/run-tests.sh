@@ -38,6 +38,12 @@ export LG_TEST_INITRD="$LUMINAGUARD_IMAGE/initramfs.cpio"
 # Here the image exists, so a test that cannot find it has failed.
 export LG_REQUIRE_IMAGE=1
 
+step "MCP test servers (npm)"
+# The MCP tests talk to real servers from npm (tests/mcp/package.json,
+# pinned by its lock file); installed here, a test that lacks them fails.
+tests/mcp/setup-servers.sh
+export LG_REQUIRE_MCP=1
+
 run_suite() {
 	local dir=$1
 	shift
