@@ -256,6 +256,27 @@ static void srvreq_poke(struct srvreq *r)
 		lg_debug("mcp: eventfd write: %s", strerror(errno));
 }
 
+/* Unlinks r from its client (waking mcp_client_destroy, which waits
+ * for the last one) and frees it. */
+static void srvreq_finish(struct srvreq *r)
+{
+	struct mcp_client *c = r->c;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct srvreq **pp = &c->srvreqs; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	if (--c->waiters == 0)
+		pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+	close(r->efd);
+	json_decref(r->msg);
+	free(r);
+}
+
 static void *srvreq_main(void *arg)
 {
 	struct srvreq *r = arg;
@@ -276,19 +297,7 @@ static void *srvreq_main(void *arg)
 					    NULL),
 			false) < 0)
 		lg_debug("mcp: could not answer the server's %s", method);
-	pthread_mutex_lock(&c->lock);
-	for (struct srvreq **pp = &c->srvreqs; *pp; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	}
-	if (--c->waiters == 0)
-		pthread_cond_broadcast(&c->idle);
-	pthread_mutex_unlock(&c->lock);
-	close(r->efd);
-	json_decref(r->msg);
-	free(r);
+	srvreq_finish(r);
 	return NULL;
 }
 
@@ -326,19 +335,7 @@ static bool srvreq_start(struct mcp_client *c, struct jsonrpc_msg *m)
 	rc = pthread_create(&t, &attr, srvreq_main, r);
 	pthread_attr_destroy(&attr);
 	if (rc) {
-		pthread_mutex_lock(&c->lock);
-		for (struct srvreq **pp = &c->srvreqs; *pp; pp = &(*pp)->next) {
-			if (*pp == r) {
-				*pp = r->next;
-				break;
-			}
-		}
-		if (--c->waiters == 0)
-			pthread_cond_broadcast(&c->idle);
-		pthread_mutex_unlock(&c->lock);
-		close(r->efd);
-		json_decref(r->msg);
-		free(r);
+		srvreq_finish(r);
 		return false;
 	}
 	return true;

@@ -236,11 +236,11 @@ static json_t *envelope(void)
 	return json_pack("{s:s}", "jsonrpc", "2.0");
 }
 
-json_t *jsonrpc_request(json_t *id, const char *method, json_t *params)
+/* Adds "method" and "params" (when not NULL) to m: m, or NULL with m
+ * and params released. */
+static json_t *method_add(json_t *m, const char *method, json_t *params)
 {
-	json_t *m = envelope();
-
-	if (!m || !id_valid(id) || !method || json_object_set(m, "id", id) ||
+	if (!m || !method ||
 	    json_object_set_new(m, "method", json_string(method))) {
 		json_decref(params);
 		json_decref(m);
@@ -254,21 +254,21 @@ json_t *jsonrpc_request(json_t *id, const char *method, json_t *params)
 	return m;
 }
 
-json_t *jsonrpc_notification(const char *method, json_t *params)
+json_t *jsonrpc_request(json_t *id, const char *method, json_t *params)
 {
 	json_t *m = envelope();
 
-	if (!m || !method ||
-	    json_object_set_new(m, "method", json_string(method))) {
+	if (!m || !id_valid(id) || json_object_set(m, "id", id)) {
 		json_decref(params);
 		json_decref(m);
 		return NULL;
 	}
-	if (params && json_object_set_new(m, "params", params)) {
-		json_decref(m);
-		return NULL;
-	}
-	return m;
+	return method_add(m, method, params);
+}
+
+json_t *jsonrpc_notification(const char *method, json_t *params)
+{
+	return method_add(envelope(), method, params);
 }
 
 json_t *jsonrpc_result(json_t *id, json_t *result)

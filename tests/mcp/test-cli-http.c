@@ -8,21 +8,18 @@
  * "urls" whose first endpoint is down. $LG is the binary.
  */
 #include "fault-server.h"
+#include "npm-servers.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,86 +86,16 @@ static void expect(int rc, int want, const char *needle)
 		assert_true(strstr(out, needle) || strstr(err_text, needle));
 }
 
-/* server-everything, as in test-http-everything.c. */
-struct server {
-	pid_t pid;
-	unsigned short port;
-};
-
-static unsigned short free_port(void)
+/* server-everything on a free port, its output dropped. */
+static void server_start(struct npm_server *s, const char *mode)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned short port = 0;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-static bool port_open(unsigned short port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static void server_start(struct server *s, const char *mode)
-{
-	char exe[4200], port[16];
-	int fd;
-
-	s->port = free_port();
-	assert_true(s->port != 0);
-	snprintf(exe, sizeof(exe), "%s/mcp-server-everything", bin_dir);
-	snprintf(port, sizeof(port), "%u", s->port);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		setpgid(0, 0);
-		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		setenv("PORT", port, 1);
-		execl(exe, exe, mode, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(s->pid, s->pid);
-	for (int i = 0; i < 300 && !port_open(s->port); i++)
-		usleep(50000);
-	assert_true(port_open(s->port));
-}
-
-static void server_stop(struct server *s)
-{
-	int st;
-
-	if (s->pid <= 0)
-		return;
-	kill(-s->pid, SIGTERM);
-	for (int i = 0; i < 100 && waitpid(s->pid, &st, WNOHANG) == 0; i++)
-		usleep(50000);
-	kill(-s->pid, SIGKILL);
-	waitpid(s->pid, &st, WNOHANG);
-	s->pid = 0;
+	*s = (struct npm_server){0};
+	assert_int_equal(npm_everything_start(s, bin_dir, mode), 0);
 }
 
 static void test_everything_streamable(void **state)
 {
-	struct server srv;
+	struct npm_server srv;
 	char url[128];
 	json_t *j;
 
@@ -195,14 +122,14 @@ static void test_everything_streamable(void **state)
 	expect(LG("mcp", "--json", "prompts", url), 0, "\"prompts\"");
 	/* An unknown tool: server-everything says so as a tool error. */
 	expect(LG("mcp", "call", url, "no-such-tool"), 1, "no-such-tool");
-	server_stop(&srv);
+	npm_server_stop(&srv);
 	/* Nothing listens any more: connection failure, 125. */
 	expect(LG("mcp", "--timeout", "2", "tools", url), 125, "mcp:");
 }
 
 static void test_everything_sse(void **state)
 {
-	struct server srv;
+	struct npm_server srv;
 	char url[128];
 
 	(void)state;
@@ -214,7 +141,7 @@ static void test_everything_sse(void **state)
 	expect(LG("mcp", "call", url, "echo", "{\"message\":\"old sse\"}"), 0,
 	       "Echo: old sse");
 	expect(LG("mcp", "--json", "prompts", url), 0, "simple-prompt");
-	server_stop(&srv);
+	npm_server_stop(&srv);
 }
 
 static void write_file(const char *path, const char *text)
@@ -330,30 +257,13 @@ static void test_config_round_robin(void **state)
 
 static void servers_find(void)
 {
-	const char *setup = getenv("LG_MCP_SETUP");
-	bool required = getenv("LG_REQUIRE_MCP") &&
-			strcmp(getenv("LG_REQUIRE_MCP"), "1") == 0;
-	char cmd[4200], exe[4200];
-	FILE *p = NULL;
-
-	if (getenv("LG_MCP_BIN") && getenv("LG_MCP_BIN")[0]) {
-		snprintf(bin_dir, sizeof(bin_dir), "%s", getenv("LG_MCP_BIN"));
-	} else if (setup) {
-		snprintf(cmd, sizeof(cmd), "'%s' 2>/dev/null", setup);
-		p = popen(cmd, "r");
-		if (p && fgets(bin_dir, sizeof(bin_dir), p))
-			bin_dir[strcspn(bin_dir, "\n")] = '\0';
-		if (p)
-			pclose(p);
-	}
-	snprintf(exe, sizeof(exe), "%s/mcp-server-everything", bin_dir);
-	if (bin_dir[0] && access(exe, X_OK) == 0)
+	if (npm_servers_find(bin_dir, sizeof(bin_dir), true) == 0)
 		return;
 	fprintf(stderr,
 		"npm MCP servers not available: server-everything tests "
 		"skipped\n");
 	bin_dir[0] = '\0';
-	if (required)
+	if (npm_servers_required())
 		exit(1);
 }
 

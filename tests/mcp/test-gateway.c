@@ -44,6 +44,7 @@
 #include "mcp/serve.h"
 #include "mcp/server.h"
 #include "mcp/stdio.h"
+#include "npm-servers.h"
 
 static int failures, checks;
 static char bin_dir[4096], work[4096], self_path[4096];
@@ -72,22 +73,7 @@ static bool required(const char *var)
 
 static void servers_find(void)
 {
-	const char *env = getenv("LG_MCP_BIN"), *setup = getenv("LG_MCP_SETUP");
-	char cmd[4200], path[4300];
-	FILE *p;
-
-	if (env && env[0]) {
-		snprintf(bin_dir, sizeof(bin_dir), "%s", env);
-	} else if (setup) {
-		snprintf(cmd, sizeof(cmd), "'%s'", setup);
-		p = popen(cmd, "r");
-		if (p && fgets(bin_dir, sizeof(bin_dir), p))
-			bin_dir[strcspn(bin_dir, "\n")] = '\0';
-		if (p)
-			pclose(p);
-	}
-	snprintf(path, sizeof(path), "%s/mcp-server-everything", bin_dir);
-	if (bin_dir[0] && access(path, X_OK) == 0)
+	if (npm_servers_find(bin_dir, sizeof(bin_dir), false) == 0)
 		return;
 	printf("# npm MCP servers not available (%s)\n",
 	       bin_dir[0] ? bin_dir : "setup-servers.sh failed");
@@ -627,47 +613,6 @@ static void check_list_changed_get(struct mcp_client *c)
 	CHECK(list_changed > 0,
 	      "http: tools/list_changed (no request's) reaches the client "
 	      "on its GET stream");
-}
-
-/* server-everything streamableHttp on a free loopback port. */
-static pid_t evh_start(unsigned *port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	char exe[4200], ps[16];
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	pid_t pid;
-
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) ||
-	    getsockname(s, (struct sockaddr *)&a, &al)) {
-		close(s);
-		return -1;
-	}
-	close(s);
-	*port = ntohs(a.sin_port);
-	snprintf(ps, sizeof(ps), "%u", *port);
-	snprintf(exe, sizeof(exe), "%s/mcp-server-everything", bin_dir);
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		dup2(null, 2);
-		setenv("PORT", ps, 1);
-		execl(exe, exe, "streamableHttp", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; pid > 0 && i < 200; i++) {
-		int c = socket(AF_INET, SOCK_STREAM, 0);
-		int ok = connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-		close(c);
-		if (ok)
-			return pid;
-		usleep(100000);
-	}
-	return pid;
 }
 
 /* ---- the gateway over stdio ---- */
@@ -1485,8 +1430,9 @@ out:
 static void test_http_gateway(void)
 {
 	char err[512], url[128], evh_url[128], shsrc[4200], memfile[4200];
-	unsigned evh_port = 0;
-	pid_t evh = evh_start(&evh_port);
+	/* server-everything streamableHttp on a free loopback port. */
+	struct npm_server evh = {0};
+	int evh_rc = npm_everything_start(&evh, bin_dir, "streamableHttp");
 	json_t *section;
 	struct mcp_config mcp = {0};
 	struct gateway_config gc;
@@ -1508,7 +1454,7 @@ static void test_http_gateway(void)
 	json_t *l;
 	int rc;
 
-	snprintf(evh_url, sizeof(evh_url), "http://127.0.0.1:%u/mcp", evh_port);
+	snprintf(evh_url, sizeof(evh_url), "http://127.0.0.1:%u/mcp", evh.port);
 	snprintf(shsrc, sizeof(shsrc), "%s/tests/mcp/sh-mcp-server.sh",
 		 LG_SOURCE_DIR);
 	snprintf(memfile, sizeof(memfile), "%s/memory.jsonl", work);
@@ -1518,10 +1464,10 @@ static void test_http_gateway(void)
 		"/mcp-server-everything", "stdio", "evh", "url", evh_url, "shy",
 		"command", "/bin/sh", shsrc, "mem", "command", bin_dir,
 		"/mcp-server-memory", "env", "MEMORY_FILE_PATH", memfile);
-	CHECK(evh > 0,
+	CHECK(evh_rc == 0,
 	      "http upstream: server-everything streamableHttp on "
 	      "port %u",
-	      evh_port);
+	      evh.port);
 	rc = mcp_config_parse(section, &mcp, err, sizeof(err));
 	if (!rc)
 		rc = gateway_config_parse(section, &mcp, &gc, err, sizeof(err));
@@ -1568,10 +1514,7 @@ static void test_http_gateway(void)
 out:
 	mcp_http_server_stop(hs);
 	gateway_destroy(g);
-	if (evh > 0) {
-		kill(evh, SIGTERM);
-		waitpid(evh, NULL, 0);
-	}
+	npm_server_stop(&evh);
 	if (gc_ok)
 		gateway_config_free(&gc);
 	mcp_config_free(&mcp);

@@ -14,21 +14,17 @@
 
 #include "common/log.h"
 
-#include <arpa/inet.h>
+#include "npm-servers.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,100 +40,23 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-struct server {
-	pid_t pid;
-	unsigned short port;
-	char log[256]; /* its stdout and stderr */
-};
-
-static unsigned short free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned short port = 0;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-static bool port_open(unsigned short port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-/* On port, or on a free one when 0. */
-static void server_start_on(struct server *s, const char *mode,
+/* On port, or on a free one when 0; its output into srv->log. */
+static void server_start_on(struct npm_server *s, const char *mode,
 			    unsigned short on)
 {
-	char exe[4200], port[16];
-	int fd;
-
-	s->port = on ? on : free_port();
+	s->port = on ? on : npm_free_port();
 	assert_true(s->port != 0);
 	snprintf(s->log, sizeof(s->log), "/tmp/lg-mcp-everything-%d-%u.log",
 		 (int)getpid(), s->port);
-	snprintf(exe, sizeof(exe), "%s/mcp-server-everything", bin_dir);
-	snprintf(port, sizeof(port), "%u", s->port);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		setpgid(0, 0);
-		fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		setenv("PORT", port, 1);
-		execl(exe, exe, mode, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(s->pid, s->pid);
-	for (int i = 0; i < 300 && !port_open(s->port); i++)
-		usleep(50000);
-	assert_true(port_open(s->port));
+	assert_int_equal(npm_everything_start(s, bin_dir, mode), 0);
 }
 
-static void server_start(struct server *s, const char *mode)
+static void server_start(struct npm_server *s, const char *mode)
 {
 	server_start_on(s, mode, 0);
 }
 
-static void server_stop(struct server *s)
-{
-	pid_t pgid = s->pid;
-	bool reaped = false;
-	int st;
-
-	if (pgid <= 0)
-		return;
-	kill(-pgid, SIGTERM);
-	for (int i = 0; i < 100 && !reaped; i++) {
-		reaped = waitpid(pgid, &st, WNOHANG) == pgid;
-		if (!reaped)
-			usleep(50000);
-	}
-	kill(-pgid, SIGKILL); /* anything left in its group */
-	if (!reaped)
-		waitpid(pgid, &st, 0);
-	s->pid = 0;
-}
-
-static bool log_has(const struct server *s, const char *what)
+static bool log_has(const struct npm_server *s, const char *what)
 {
 	FILE *f = fopen(s->log, "r");
 	char line[1024];
@@ -288,7 +207,7 @@ static bool has_tool(json_t *list, const char *name)
 
 static void test_streamable_http(void **state)
 {
-	struct server srv;
+	struct npm_server srv;
 	struct sink s = {.msgs = json_array()};
 	struct mcp_transport *t;
 	char url[128];
@@ -364,14 +283,14 @@ static void test_streamable_http(void **state)
 	for (int k = 0; k < 40 && !log_has(&srv, "session termination"); k++)
 		usleep(50000);
 	assert_true(log_has(&srv, "Received session termination request"));
-	server_stop(&srv);
+	npm_server_stop(&srv);
 	unlink(srv.log);
 	json_decref(s.msgs);
 }
 
 /* The id of the n-th "Session initialized with ID: X" (from 0) in the
  * server's log, or "" ; returns how many there are. */
-static int log_session(const struct server *s, int n, char *id, size_t size)
+static int log_session(const struct npm_server *s, int n, char *id, size_t size)
 {
 	static const char tag[] = "Session initialized with ID: ";
 	FILE *f = fopen(s->log, "r");
@@ -419,7 +338,7 @@ static void echo_ok(struct mcp_client *c, const char *msg)
 static void test_resume_after_restart(void **state)
 {
 	struct mcp_retry_policy pol;
-	struct server srv;
+	struct npm_server srv;
 	struct mcp_client *c;
 	struct mcp_transport *t;
 	struct mcp_error e = {0};
@@ -444,7 +363,7 @@ static void test_resume_after_restart(void **state)
 	assert_true(first[0]);
 
 	/* Killed and started again on the same port: no sessions. */
-	server_stop(&srv);
+	npm_server_stop(&srv);
 	server_start_on(&srv, "streamableHttp", port);
 	echo_ok(c, "after the restart");
 	/* The new server saw a new initialize, and gave a new id. */
@@ -456,13 +375,13 @@ static void test_resume_after_restart(void **state)
 	echo_ok(c, "and after that");
 	assert_int_equal(log_session(&srv, 0, second, sizeof(second)), 1);
 	mcp_client_destroy(c);
-	server_stop(&srv);
+	npm_server_stop(&srv);
 	unlink(srv.log);
 }
 
 static void test_sse_fallback(void **state)
 {
-	struct server srv;
+	struct npm_server srv;
 	struct sink s = {.msgs = json_array()};
 	struct mcp_transport *t;
 	char url[128];
@@ -488,36 +407,9 @@ static void test_sse_fallback(void **state)
 	}
 	json_decref(r);
 	t->ops->destroy(t);
-	server_stop(&srv);
+	npm_server_stop(&srv);
 	unlink(srv.log);
 	json_decref(s.msgs);
-}
-
-static void servers_find(void)
-{
-	const char *env = getenv("LG_MCP_BIN");
-	const char *setup = getenv("LG_MCP_SETUP");
-	bool required = getenv("LG_REQUIRE_MCP") &&
-			strcmp(getenv("LG_REQUIRE_MCP"), "1") == 0;
-	char cmd[4200], exe[4200];
-	FILE *p;
-
-	if (env && env[0]) {
-		snprintf(bin_dir, sizeof(bin_dir), "%s", env);
-	} else if (setup) {
-		snprintf(cmd, sizeof(cmd), "'%s'", setup);
-		p = popen(cmd, "r");
-		if (p && fgets(bin_dir, sizeof(bin_dir), p))
-			bin_dir[strcspn(bin_dir, "\n")] = '\0';
-		if (p)
-			pclose(p);
-	}
-	snprintf(exe, sizeof(exe), "%s/mcp-server-everything", bin_dir);
-	if (bin_dir[0] && access(exe, X_OK) == 0)
-		return;
-	fprintf(stderr, "npm MCP servers not available (%s)\n",
-		bin_dir[0] ? bin_dir : "setup-servers.sh failed");
-	exit(required ? 1 : 77);
 }
 
 int main(void)
@@ -528,7 +420,7 @@ int main(void)
 		cmocka_unit_test(test_resume_after_restart),
 	};
 
-	servers_find();
+	npm_servers_find_or_skip(bin_dir, sizeof(bin_dir));
 	lg_log_set_level(LG_LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

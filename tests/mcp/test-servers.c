@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "mcp/client.h"
 #include "mcp/stdio.h"
+#include "npm-servers.h"
 
 static char bin_dir[4096];
 
@@ -581,33 +582,6 @@ static void test_cannot_run(void **state)
 			 -ENOENT);
 }
 
-/* Finds the npm servers; 0, or exits 77 (skip) or 1 (required). */
-static void servers_find(void)
-{
-	const char *env = getenv("LG_MCP_BIN");
-	const char *setup = getenv("LG_MCP_SETUP");
-	bool required = getenv("LG_REQUIRE_MCP") &&
-			strcmp(getenv("LG_REQUIRE_MCP"), "1") == 0;
-	char cmd[4200];
-	FILE *p;
-
-	if (env && env[0]) {
-		snprintf(bin_dir, sizeof(bin_dir), "%s", env);
-	} else if (setup) {
-		snprintf(cmd, sizeof(cmd), "'%s'", setup);
-		p = popen(cmd, "r");
-		if (p && fgets(bin_dir, sizeof(bin_dir), p))
-			bin_dir[strcspn(bin_dir, "\n")] = '\0';
-		if (p)
-			pclose(p);
-	}
-	if (bin_dir[0] && access(bin("mcp-server-everything"), X_OK) == 0)
-		return;
-	fprintf(stderr, "npm MCP servers not available (%s)\n",
-		bin_dir[0] ? bin_dir : "setup-servers.sh failed");
-	exit(required ? 1 : 77);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +598,6 @@ int main(void)
 		cmocka_unit_test(test_cannot_run),
 	};
 
-	servers_find();
+	npm_servers_find_or_skip(bin_dir, sizeof(bin_dir));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
