@@ -53,7 +53,9 @@ expect_eq() {
 
 # expect_match WHAT TEXT REGEX
 expect_match() {
-	if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1: '$2' does not match /$3/"; fi
+	# A here-string, not a pipe: with pipefail, grep -q leaving early can
+	# fail the pipeline on a match (SIGPIPE to the writer).
+	if grep -Eq -- "$3" <<<"$2"; then ok "$1"; else not_ok "$1: '$2' does not match /$3/"; fi
 }
 
 # No VM process, runtime entry or temp file may survive a finished exec.

@@ -39,7 +39,7 @@ if cmp -s "$WORK/host/data.bin" "$WORK/host/back.bin"; then ok "copy-in/copy-out
 run_lg "$o" "$e" exec --copy-max 1 --copy-out "/tmp/big:$WORK/host/big.bin" -- sh -c 'head -c 3000000 /dev/zero >/tmp/big'
 expect_eq "copy-out over --copy-max fails" "$RC" 125
 expect_match "copy-out over the limit says so" "$(cat "$e")" "copy limit"
-if ls "$WORK/host/" | grep -q big; then not_ok "copy-out over the limit left a file"; else ok "copy-out over the limit leaves no file"; fi
+if grep -q big <<<"$(ls "$WORK/host/")"; then not_ok "copy-out over the limit left a file"; else ok "copy-out over the limit leaves no file"; fi
 
 run_lg "$o" "$e" exec --copy-out "/no/such/file:$WORK/host/never.bin" -- true
 expect_eq "copy-out of a missing guest file fails" "$RC" 125

@@ -29,7 +29,7 @@ expect_match() {
 }
 
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
-qemu-system-x86_64 -cpu help 2>/dev/null | grep -qw svm || skip "this QEMU's TCG offers no SVM"
+grep -qw svm <<<"$(qemu-system-x86_64 -cpu help 2>/dev/null)" || skip "this QEMU's TCG offers no SVM"
 if ! info=$("$LG" image info --json 2>/dev/null); then
 	[ "${LG_REQUIRE_IMAGE:-0}" = 1 ] && { echo "FAIL: no guest image (LG_REQUIRE_IMAGE=1)"; exit 1; }
 	skip "no guest image; build it with 'make image'"

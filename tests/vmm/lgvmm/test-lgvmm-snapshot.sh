@@ -57,7 +57,7 @@ expect_match "source: pause" "$(api_at "$WORK/src.sock" PATCH /vm '{"state": "Pa
 expect_match "snapshot/create" "$(api_at "$WORK/src.sock" PUT /snapshot/create "$snap")" '^204'
 [ -s "$WORK/vm.state" ] && [ -f "$WORK/vm.mem" ] && ok "state and memory files written" || not_ok "state and memory files written"
 expect_eq "memory file size = guest RAM" "$(stat -c %s "$WORK/vm.mem")" $((64 << 20))
-ls "$WORK" | grep -q '\.tmp' && not_ok "no temp files left by the snapshot" || ok "no temp files left by the snapshot"
+grep -q '\.tmp' <<<"$(ls "$WORK")" && not_ok "no temp files left by the snapshot" || ok "no temp files left by the snapshot"
 kill -9 "$src"; wait "$src" 2>/dev/null || true
 mem_sum=$(sha256sum <"$WORK/vm.mem")
 
