@@ -16,6 +16,52 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*
+ * Every process group started here and not yet stopped. A failing
+ * cmocka assertion ends the test with a longjmp (or the program with
+ * exit), past the test's npm_server_stop: the atexit handler kills what
+ * is left, so no server outlives its test program.
+ */
+#define NPM_MAX_STARTED 32
+static pid_t started[NPM_MAX_STARTED];
+static bool atexit_set;
+
+static void group_kill(pid_t pgid)
+{
+	int st;
+
+	kill(-pgid, SIGKILL);
+	waitpid(pgid, &st, 0);
+}
+
+static void started_kill_all(void)
+{
+	for (size_t i = 0; i < NPM_MAX_STARTED; i++) {
+		if (started[i] > 0)
+			group_kill(started[i]);
+		started[i] = 0;
+	}
+}
+
+/* Remembers pgid; -ENOSPC when too many run at once. */
+static int started_add(pid_t pgid)
+{
+	for (size_t i = 0; i < NPM_MAX_STARTED; i++) {
+		if (started[i] == 0) {
+			started[i] = pgid;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void started_forget(pid_t pgid)
+{
+	for (size_t i = 0; i < NPM_MAX_STARTED; i++)
+		if (started[i] == pgid)
+			started[i] = 0;
+}
+
 int npm_servers_find(char *dir, size_t size, bool quiet)
 {
 	const char *env = getenv("LG_MCP_BIN");
@@ -90,6 +136,11 @@ int npm_everything_start(struct npm_server *s, const char *bin_dir,
 	char exe[4200], port[16];
 	int fd, err;
 
+	/* Registered before the first fork: the handler must exist by the
+	 * time a server does. */
+	if (!atexit_set && atexit(started_kill_all) != 0)
+		return -ENOMEM;
+	atexit_set = true;
 	if (!s->port)
 		s->port = npm_free_port();
 	if (!s->port)
@@ -121,6 +172,12 @@ int npm_everything_start(struct npm_server *s, const char *bin_dir,
 	/* Also here: kill(-pid) must find the group even before the child
 	 * has run its own setpgid. */
 	setpgid(s->pid, s->pid);
+	err = started_add(s->pid);
+	if (err) {
+		group_kill(s->pid);
+		s->pid = 0;
+		return err;
+	}
 	for (int i = 0; i < 300 && !npm_port_open(s->port); i++)
 		usleep(50000);
 	if (npm_port_open(s->port))
@@ -146,5 +203,6 @@ void npm_server_stop(struct npm_server *s)
 	kill(-pgid, SIGKILL); /* anything left in its group */
 	if (!reaped)
 		waitpid(pgid, &st, 0);
+	started_forget(pgid);
 	s->pid = 0;
 }

@@ -39,7 +39,9 @@ struct npm_server {
 
 /* Starts bin_dir/mcp-server-everything in mode on s->port and waits
  * (15 s at most) until it accepts connections: 0, or a negative errno
- * (nothing left running). */
+ * (nothing left running). Its process group is remembered until
+ * npm_server_stop(); at exit (a failed assertion skips the test's stop)
+ * whatever is left is killed (SIGKILL) and reaped. */
 int npm_everything_start(struct npm_server *s, const char *bin_dir,
 			 const char *mode);
 

@@ -5,7 +5,8 @@
  * exit codes), and against tests/mcp/fault-server.c for what only it can
  * see: headers from the config file reach the server and never appear
  * in our output or logs (even at debug level), and round robin over
- * "urls" whose first endpoint is down. $LG is the binary.
+ * "urls" whose first endpoint is down, and the config's TLS keys (an
+ * HTTPS server whose CA only "ca_file" names). $LG is the binary.
  */
 #include "fault-server.h"
 #include "npm-servers.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -255,6 +257,110 @@ static void test_config_round_robin(void **state)
 	fault_server_stop(b);
 }
 
+static char *file_read(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0) {
+		rewind(f);
+		buf = calloc(1, (size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* An HTTPS server whose certificate only our own CA signs: refused
+ * without the config's "ca_file", served with it. */
+static void test_config_tls_ca(void **state)
+{
+	static const char script[] =
+		"set -e; cd '%s'\n"
+		"k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+		"openssl req -x509 $k -keyout ca.key -out ca.pem -days 2 "
+		"-subj /CN=lg-test-ca -addext "
+		"basicConstraints=critical,CA:TRUE -addext "
+		"keyUsage=critical,keyCertSign,cRLSign\n"
+		"openssl req $k -keyout srv.key -out srv.csr -subj "
+		"/CN=127.0.0.1\n"
+		"printf '%%s\\n' basicConstraints=CA:FALSE "
+		"keyUsage=critical,digitalSignature "
+		"extendedKeyUsage=serverAuth "
+		"subjectAltName=IP:127.0.0.1,DNS:localhost >srv.ext\n"
+		"openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
+		"-CAcreateserial -days 2 -out srv.pem -extfile srv.ext\n";
+	char dir[600], cmd[2600], full[3400], path[700], url[128], cfg[600];
+	char text[2048];
+	struct fault_tls tls = {0};
+	struct fault_server *srv = NULL;
+	char *pem, *key;
+
+	(void)state;
+	if (system("command -v openssl >/dev/null 2>&1") != 0) {
+		print_message("skipped: the openssl CLI is not installed\n");
+		skip();
+	}
+	if (!fault_tls_supported(false)) {
+		print_message("skipped: libmicrohttpd without TLS\n");
+		skip();
+	}
+	snprintf(dir, sizeof(dir), "%s/tls", work);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(cmd, sizeof(cmd), script, dir);
+	snprintf(full, sizeof(full), "(%s) >'%s/log' 2>&1", cmd, dir);
+	if (system(full) != 0) {
+		snprintf(path, sizeof(path), "%s/log", dir);
+		slurp(path, err_text, sizeof(err_text));
+		print_message("openssl failed:\n%.2000s\n", err_text);
+		fail();
+	}
+	snprintf(path, sizeof(path), "%s/srv.pem", dir);
+	pem = file_read(path);
+	snprintf(path, sizeof(path), "%s/srv.key", dir);
+	key = file_read(path);
+	assert_non_null(pem);
+	assert_non_null(key);
+	tls.cert_pem = pem;
+	tls.key_pem = key;
+	srv = fault_server_start_tls(0, &tls);
+	free(pem);
+	free(key);
+	assert_non_null(srv);
+	fault_server_url(srv, url, sizeof(url));
+	assert_int_equal(strncmp(url, "https://", 8), 0);
+
+	/* Without the CA: the system's CAs do not know ours. */
+	snprintf(cfg, sizeof(cfg), "%s/tls-noca.json", work);
+	snprintf(text, sizeof(text),
+		 "{\"mcp\": {\"servers\": {\"web\": {\"url\": \"%s\"}}}}", url);
+	write_file(cfg, text);
+	expect(LG("mcp", "--config", cfg, "--timeout", "10", "tools", "web"),
+	       125, "certificate");
+	/* Nothing got past the handshake. */
+	assert_int_equal(fault_request_count(srv), 0);
+
+	/* "ca_file" names our CA: verified, and a call goes through. */
+	snprintf(cfg, sizeof(cfg), "%s/tls-ca.json", work);
+	snprintf(text, sizeof(text),
+		 "{\"mcp\": {\"servers\": {\"web\": {\"url\": \"%s\", "
+		 "\"ca_file\": \"%s/ca.pem\"}}}}",
+		 url, dir);
+	write_file(cfg, text);
+	/* (call, not tools: the fault server answers every request with
+	 * {"method", "n"}, which has no "tools" array.) */
+	expect(LG("mcp", "--config", cfg, "--json", "call", "web", "x"), 0,
+	       "\"method\": \"tools/call\"");
+	assert_true(fault_request_count(srv) >= 2);
+	fault_server_stop(srv);
+}
+
 static void servers_find(void)
 {
 	if (npm_servers_find(bin_dir, sizeof(bin_dir), true) == 0)
@@ -274,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_everything_sse),
 		cmocka_unit_test(test_config_headers_redacted),
 		cmocka_unit_test(test_config_round_robin),
+		cmocka_unit_test(test_config_tls_ca),
 	};
 	char cmd[300];
 	int rc;

@@ -913,6 +913,68 @@ static void test_stdio_gateway(void)
 	mcp_client_destroy(c);
 }
 
+/* Roots our client offers reach an upstream through the gateway: its
+ * roots/list is relayed to us and server-everything's get-roots-list
+ * shows what we answered. */
+static void test_stdio_roots(void)
+{
+	char cfgpath[4200], err[512];
+	char *argv[] = {self_path, "--serve", "--config",
+			cfgpath,   "--stdio", NULL};
+	struct mcp_stdio_opts so = {.name = "gateway", .argv = argv};
+	struct mcp_client_opts co = {.timeout_ms = 60000};
+	struct mcp_transport *t;
+	struct mcp_client *c = NULL;
+	struct mcp_error e = {0};
+	const char *text;
+	json_t *cfg, *l, *r;
+	int rc;
+
+	snprintf(cfgpath, sizeof(cfgpath), "%s/roots.json", work);
+	cfg = json_pack("{s:{s:{s:{s:[s+,s]}}}}", "mcp", "servers",
+			"everything", "command", bin_dir,
+			"/mcp-server-everything", "stdio");
+	json_dump_file(cfg, cfgpath, JSON_INDENT(1));
+	json_decref(cfg);
+	co.roots = json_pack(
+		"[{s:s, s:s}, {s:s, s:s}]", "uri",
+		"file:///lg-roots/alpha-7f3c", "name", "lg-alpha-root", "uri",
+		"file:///lg-roots/beta-91d2", "name", "lg-beta-root");
+	rc = mcp_stdio_transport_create(&so, &t, err, sizeof(err));
+	CHECK(rc == 0, "roots: gateway started (%s)", rc ? err : "ok");
+	if (rc) {
+		json_decref(co.roots);
+		return;
+	}
+	rc = mcp_client_create(t, &co, &c, err, sizeof(err));
+	if (!rc)
+		rc = mcp_client_initialize(c, &e);
+	CHECK(rc == 0, "roots: initialize (%s)", rc ? e.message : "ok");
+	mcp_error_clear(&e);
+	if (!rc) {
+		l = tools(c);
+		CHECK(list_has(l, "everything__get-roots-list"),
+		      "roots: the gateway declares roots upstream, so "
+		      "everything__get-roots-list is listed");
+		json_decref(l);
+		r = call(c, "everything__get-roots-list", NULL, &rc, &e);
+		text = rc ? e.message : first_text(r);
+		CHECK(rc == 0 && !is_error(r) && strstr(text, "(2 total)") &&
+			      strstr(text, "lg-alpha-root") &&
+			      strstr(text, "file:///lg-roots/alpha-7f3c") &&
+			      strstr(text, "lg-beta-root") &&
+			      strstr(text, "file:///lg-roots/beta-91d2"),
+		      "roots: our client's 2 roots reach the upstream via "
+		      "the gateway (%.200s)",
+		      text);
+		mcp_error_clear(&e);
+		json_decref(r);
+	}
+	if (c)
+		mcp_client_destroy(c);
+	json_decref(co.roots);
+}
+
 /* ---- the gateway over HTTP, and raw HTTP checks ---- */
 
 struct resp {
@@ -1586,6 +1648,7 @@ int main(int argc, char **argv)
 	setenv("LUMINAGUARD_RUNTIME_DIR", run, 1);
 	vm_find();
 	test_stdio_gateway();
+	test_stdio_roots();
 	test_http_gateway();
 	check_nothing_left();
 	curl_global_cleanup();
