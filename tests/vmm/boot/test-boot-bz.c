@@ -8,6 +8,7 @@
  * the whole run.
  */
 #include "../check.h"
+#include "boot-rig.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/mptable.h"
@@ -23,77 +24,9 @@
 #include <unistd.h>
 
 #define RAM_SIZE (256ull << 20)
-#define PORT_BASE 0x500u
-#define PORT_EXIT 0x501u
-#define PORT_REPORT 0x503u
-#define PORT_CMDLINE 0x504u
-#define MAX_REPORTS 96u
 #define CMDLINE "console=ttyS0 reboot=k panic=1 lg.test=\"bz boot\""
 #define INITRD_SIZE 0x23456u
 #define KERNEL_MAGIC 0x4c47425au
-
-struct recorder {
-	uint32_t reports[MAX_REPORTS];
-	unsigned int nr_reports;
-	char cmdline[BZ_CMDLINE_MAX];
-	unsigned int cmdlen;
-	bool exited;
-	uint32_t exit_code;
-	unsigned int overflow;
-};
-
-static uint32_t le32(const uint8_t *data, uint32_t len)
-{
-	uint32_t v = 0, i;
-
-	for (i = 0; i < len && i < 4; i++)
-		v |= (uint32_t)data[i] << (8 * i);
-	return v;
-}
-
-static int rec_write(void *opaque, uint64_t offset, const uint8_t *data,
-		     uint32_t len)
-{
-	struct recorder *r = opaque;
-
-	switch (offset + PORT_BASE) {
-	case PORT_EXIT:
-		r->exit_code = le32(data, len);
-		r->exited = true;
-		break;
-	case PORT_REPORT:
-		if (r->nr_reports < MAX_REPORTS)
-			r->reports[r->nr_reports++] = le32(data, len);
-		else
-			r->overflow++;
-		break;
-	case PORT_CMDLINE:
-		if (r->cmdlen < sizeof(r->cmdline))
-			r->cmdline[r->cmdlen++] = (char)data[0];
-		else
-			r->overflow++;
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-static const struct bus_device_ops rec_ops = {
-	.name = "bz-test",
-	.write = rec_write,
-};
-
-/* Reads the next report, or 0xdeadbeef (and a failure) past the end. */
-static uint32_t next(const struct recorder *r, unsigned int *i)
-{
-	if (*i >= r->nr_reports) {
-		fprintf(stderr, "missing report %u\n", *i);
-		failures++;
-		return 0xdeadbeef;
-	}
-	return r->reports[(*i)++];
-}
 
 static uint8_t mp_table_sum(const struct vm_mem *mem)
 {
@@ -111,7 +44,7 @@ static uint8_t mp_table_sum(const struct vm_mem *mem)
 	return sum;
 }
 
-static void check_reports(const struct recorder *r,
+static void check_reports(struct rig_recorder *r,
 			  const struct bzimage_info *info, uint32_t syssize)
 {
 	struct e820_entry e[E820_MAX_ENTRIES];
@@ -121,52 +54,53 @@ static void check_reports(const struct recorder *r,
 	CHECK(r->exited);
 	CHECK_EQ(r->exit_code, 0x600d);
 	CHECK_EQ(r->overflow, 0);
-	CHECK_EQ(next(r, &i), BZ_BOOT_PARAMS_ADDR); /* rsi */
-	CHECK_EQ(next(r, &i), 0);
-	CHECK_EQ(next(r, &i), BZ_STACK_TOP);
-	CHECK_EQ(next(r, &i) & 0xffff, BZ_SEL_CODE);
-	CHECK_EQ(next(r, &i) & 0xffff, BZ_SEL_DATA);
-	CHECK_EQ(next(r, &i) & 0xffff, BZ_SEL_DATA);
-	CHECK_EQ(next(r, &i) & 0xffff, BZ_SEL_DATA);
-	v = next(r, &i); /* cr0: PE and PG */
+	CHECK_EQ(rig_next(r, &i), BZ_BOOT_PARAMS_ADDR); /* rsi */
+	CHECK_EQ(rig_next(r, &i), 0);
+	CHECK_EQ(rig_next(r, &i), BZ_STACK_TOP);
+	CHECK_EQ(rig_next(r, &i) & 0xffff, BZ_SEL_CODE);
+	CHECK_EQ(rig_next(r, &i) & 0xffff, BZ_SEL_DATA);
+	CHECK_EQ(rig_next(r, &i) & 0xffff, BZ_SEL_DATA);
+	CHECK_EQ(rig_next(r, &i) & 0xffff, BZ_SEL_DATA);
+	v = rig_next(r, &i); /* cr0: PE and PG */
 	CHECK_EQ(v & 0x80000001u, 0x80000001u);
-	CHECK_EQ(next(r, &i), BZ_PML4_ADDR);
-	CHECK_EQ(next(r, &i) & 0x20, 0x20); /* cr4.PAE */
-	v = next(r, &i);		    /* efer: LME, LMA */
+	CHECK_EQ(rig_next(r, &i), BZ_PML4_ADDR);
+	CHECK_EQ(rig_next(r, &i) & 0x20, 0x20); /* cr4.PAE */
+	v = rig_next(r, &i);			/* efer: LME, LMA */
 	CHECK_EQ(v & 0x500, 0x500);
-	CHECK_EQ(next(r, &i) & 0x200, 0); /* rflags.IF clear */
+	CHECK_EQ(rig_next(r, &i) & 0x200, 0); /* rflags.IF clear */
 
-	CHECK_EQ(next(r, &i), BZ_HDRS_MAGIC);
-	CHECK_EQ(next(r, &i), 0x020f);
-	CHECK_EQ(next(r, &i), BZ_LOADER_TYPE);
-	CHECK_EQ(next(r, &i), BZ_LOADED_HIGH);
-	CHECK_EQ(next(r, &i), BZ_CMDLINE_ADDR);
-	CHECK_EQ(next(r, &i), info->initrd_addr);
-	CHECK_EQ(next(r, &i), INITRD_SIZE);
-	CHECK_EQ(next(r, &i), 0); /* ext_ramdisk_image */
-	CHECK_EQ(next(r, &i), 1); /* setup_sects */
-	CHECK_EQ(next(r, &i), syssize);
+	CHECK_EQ(rig_next(r, &i), BZ_HDRS_MAGIC);
+	CHECK_EQ(rig_next(r, &i), 0x020f);
+	CHECK_EQ(rig_next(r, &i), BZ_LOADER_TYPE);
+	CHECK_EQ(rig_next(r, &i), BZ_LOADED_HIGH);
+	CHECK_EQ(rig_next(r, &i), BZ_CMDLINE_ADDR);
+	CHECK_EQ(rig_next(r, &i), info->initrd_addr);
+	CHECK_EQ(rig_next(r, &i), INITRD_SIZE);
+	CHECK_EQ(rig_next(r, &i), 0); /* ext_ramdisk_image */
+	CHECK_EQ(rig_next(r, &i), 1); /* setup_sects */
+	CHECK_EQ(rig_next(r, &i), syssize);
 	CHECK_EQ(e820_build(RAM_SIZE, e, E820_MAX_ENTRIES, &nr), 0);
-	CHECK_EQ(next(r, &i), nr);
+	CHECK_EQ(rig_next(r, &i), nr);
 	for (k = 0; k < nr; k++) {
-		uint64_t addr = next(r, &i);
+		uint64_t addr = rig_next(r, &i);
 		uint64_t size;
 
-		addr |= (uint64_t)next(r, &i) << 32;
-		size = next(r, &i);
-		size |= (uint64_t)next(r, &i) << 32;
+		addr |= (uint64_t)rig_next(r, &i) << 32;
+		size = rig_next(r, &i);
+		size |= (uint64_t)rig_next(r, &i) << 32;
 		CHECK_EQ(addr, e[k].addr);
 		CHECK_EQ(size, e[k].size);
-		CHECK_EQ(next(r, &i), e[k].type);
+		CHECK_EQ(rig_next(r, &i), e[k].type);
 	}
-	CHECK_EQ(next(r, &i), KERNEL_MAGIC);
-	CHECK_EQ(next(r, &i), 0x03020100); /* initrd bytes 0..3 */
-	v = INITRD_SIZE - 4;		   /* and its last 4 */
-	CHECK_EQ(next(r, &i), (uint32_t)((v & 0xff) | ((v + 1) & 0xff) << 8 |
-					 ((v + 2) & 0xff) << 16 |
-					 (uint32_t)((v + 3) & 0xff) << 24));
-	CHECK_EQ(next(r, &i), 0x5f504d5f); /* "_MP_" */
-	CHECK_EQ(next(r, &i), 0);	   /* table bytes sum to 0 */
+	CHECK_EQ(rig_next(r, &i), KERNEL_MAGIC);
+	CHECK_EQ(rig_next(r, &i), 0x03020100); /* initrd bytes 0..3 */
+	v = INITRD_SIZE - 4;		       /* and its last 4 */
+	CHECK_EQ(rig_next(r, &i),
+		 (uint32_t)((v & 0xff) | ((v + 1) & 0xff) << 8 |
+			    ((v + 2) & 0xff) << 16 |
+			    (uint32_t)((v + 3) & 0xff) << 24));
+	CHECK_EQ(rig_next(r, &i), 0x5f504d5f); /* "_MP_" */
+	CHECK_EQ(rig_next(r, &i), 0);	       /* table bytes sum to 0 */
 	CHECK_EQ(r->nr_reports, i);
 	CHECK(r->cmdlen == sizeof(CMDLINE) &&
 	      memcmp(r->cmdline, CMDLINE, sizeof(CMDLINE)) == 0);
@@ -201,8 +135,7 @@ int main(void)
 		.irqs = virtio_irqs,
 		.nr_irqs = sizeof(virtio_irqs),
 	};
-	static struct recorder rec;
-	enum vcpu_stop_reason why = VCPU_STOP_REQUESTED;
+	static struct rig_recorder rec;
 	const char *reason = "?";
 	const char *dir = getenv("LG_VMM_BOOT_GUEST_DIR");
 	char path[4096], initrd[] = "/tmp/lg-bz-initrd-XXXXXX";
@@ -217,18 +150,10 @@ int main(void)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/bz-guest.img", dir);
-	err = vm_create(RAM_SIZE, &vm);
-	if (err < 0) {
-		printf("SKIP: KVM unavailable (%s)\n", strerror(-err));
-		return 77;
-	}
-	/* Never hang: the default SIGALRM action ends the process. */
-	alarm(20);
-	err = bus_register(&vm->pio, PORT_BASE, 16, &rec_ops, &rec);
-	if (err == 0)
-		err = vcpu_create(vm, 0, &vcpu);
-	if (err == 0)
-		err = make_initrd(initrd);
+	err = rig_create(RAM_SIZE, &rec, &vm, &vcpu);
+	if (err)
+		return err;
+	err = make_initrd(initrd);
 	if (err < 0) {
 		fprintf(stderr, "setup: %s\n", strerror(-err));
 		return 1;
@@ -254,17 +179,12 @@ int main(void)
 		fprintf(stderr, "vcpu setup: %s\n", strerror(-err));
 		return 1;
 	}
-	err = vcpu_run(vcpu, &why);
-	alarm(0);
-	if (err < 0) {
-		fprintf(stderr, "vcpu_run: %s\n", strerror(-err));
+	if (!rig_run(vcpu))
 		failures++;
-	} else {
-		CHECK_EQ(why, VCPU_STOP_HLT);
-	}
 	check_reports(&rec, &info, syssize);
 	vcpu_destroy(vcpu);
 	vm_destroy(vm);
+	failures += (int)rec.missing;
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed (%u reports)\n", failures,
 			rec.nr_reports);

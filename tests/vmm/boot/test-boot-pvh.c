@@ -6,6 +6,7 @@
  * Exits 77 (skip) without KVM. A 20 s alarm bounds the whole run.
  */
 #include "../check.h"
+#include "boot-rig.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/elf.h"
 #include "vmm/boot/pvh.h"
@@ -21,79 +22,11 @@
 #include <unistd.h>
 
 #define RAM_SIZE (256ull << 20)
-#define PORT_BASE 0x500u
-#define PORT_EXIT 0x501u
-#define PORT_REPORT 0x503u
-#define PORT_CMDLINE 0x504u
-#define MAX_REPORTS 64u
 #define CMDLINE "console=ttyS0 reboot=k panic=1 lg.test=\"pvh boot\""
 #define INITRD_ADDR 0x800000ull
 #define INITRD_SIZE 0x12345ull
 
-struct recorder {
-	uint32_t reports[MAX_REPORTS];
-	unsigned int nr_reports;
-	char cmdline[PVH_CMDLINE_MAX];
-	unsigned int cmdlen;
-	bool exited;
-	uint32_t exit_code;
-	unsigned int overflow;
-};
-
-static uint32_t le32(const uint8_t *data, uint32_t len)
-{
-	uint32_t v = 0, i;
-
-	for (i = 0; i < len && i < 4; i++)
-		v |= (uint32_t)data[i] << (8 * i);
-	return v;
-}
-
-static int rec_write(void *opaque, uint64_t offset, const uint8_t *data,
-		     uint32_t len)
-{
-	struct recorder *r = opaque;
-
-	switch (offset + PORT_BASE) {
-	case PORT_EXIT:
-		r->exit_code = le32(data, len);
-		r->exited = true;
-		break;
-	case PORT_REPORT:
-		if (r->nr_reports < MAX_REPORTS)
-			r->reports[r->nr_reports++] = le32(data, len);
-		else
-			r->overflow++;
-		break;
-	case PORT_CMDLINE:
-		if (r->cmdlen < sizeof(r->cmdline))
-			r->cmdline[r->cmdlen++] = (char)data[0];
-		else
-			r->overflow++;
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-static const struct bus_device_ops rec_ops = {
-	.name = "pvh-test",
-	.write = rec_write,
-};
-
-/* Reads the next report, or 0xdeadbeef (and a failure) past the end. */
-static uint32_t next(const struct recorder *r, unsigned int *i)
-{
-	if (*i >= r->nr_reports) {
-		fprintf(stderr, "missing report %u\n", *i);
-		failures++;
-		return 0xdeadbeef;
-	}
-	return r->reports[(*i)++];
-}
-
-static void check_reports(const struct recorder *r)
+static void check_reports(struct rig_recorder *r)
 {
 	struct e820_entry e[E820_MAX_ENTRIES];
 	unsigned int nr, i = 0, k;
@@ -101,34 +34,34 @@ static void check_reports(const struct recorder *r)
 	CHECK(r->exited);
 	CHECK_EQ(r->exit_code, 0x600d);
 	CHECK_EQ(r->overflow, 0);
-	CHECK_EQ(next(r, &i), XEN_HVM_START_MAGIC_VALUE);
-	CHECK_EQ(next(r, &i), 1); /* version */
-	CHECK_EQ(next(r, &i), 0); /* flags */
-	CHECK_EQ(next(r, &i), 1); /* nr_modules */
-	CHECK_EQ(next(r, &i), (uint32_t)INITRD_ADDR);
-	CHECK_EQ(next(r, &i), INITRD_ADDR >> 32);
-	CHECK_EQ(next(r, &i), (uint32_t)INITRD_SIZE);
-	CHECK_EQ(next(r, &i), INITRD_SIZE >> 32);
+	CHECK_EQ(rig_next(r, &i), XEN_HVM_START_MAGIC_VALUE);
+	CHECK_EQ(rig_next(r, &i), 1); /* version */
+	CHECK_EQ(rig_next(r, &i), 0); /* flags */
+	CHECK_EQ(rig_next(r, &i), 1); /* nr_modules */
+	CHECK_EQ(rig_next(r, &i), (uint32_t)INITRD_ADDR);
+	CHECK_EQ(rig_next(r, &i), INITRD_ADDR >> 32);
+	CHECK_EQ(rig_next(r, &i), (uint32_t)INITRD_SIZE);
+	CHECK_EQ(rig_next(r, &i), INITRD_SIZE >> 32);
 	CHECK_EQ(e820_build(RAM_SIZE, e, E820_MAX_ENTRIES, &nr), 0);
-	CHECK_EQ(next(r, &i), nr);
+	CHECK_EQ(rig_next(r, &i), nr);
 	for (k = 0; k < nr; k++) {
-		uint64_t addr = next(r, &i);
+		uint64_t addr = rig_next(r, &i);
 		uint64_t size;
 
-		addr |= (uint64_t)next(r, &i) << 32;
-		size = next(r, &i);
-		size |= (uint64_t)next(r, &i) << 32;
+		addr |= (uint64_t)rig_next(r, &i) << 32;
+		size = rig_next(r, &i);
+		size |= (uint64_t)rig_next(r, &i) << 32;
 		CHECK_EQ(addr, e[k].addr);
 		CHECK_EQ(size, e[k].size);
-		CHECK_EQ(next(r, &i), e[k].type);
+		CHECK_EQ(rig_next(r, &i), e[k].type);
 	}
-	CHECK_EQ(next(r, &i) & 0xffff, PVH_SEL_CODE);
-	CHECK_EQ(next(r, &i) & 0xffff, PVH_SEL_DATA);
-	CHECK_EQ(next(r, &i) & 0xffff, PVH_SEL_DATA);
-	k = next(r, &i); /* cr0: PE set, PG clear */
+	CHECK_EQ(rig_next(r, &i) & 0xffff, PVH_SEL_CODE);
+	CHECK_EQ(rig_next(r, &i) & 0xffff, PVH_SEL_DATA);
+	CHECK_EQ(rig_next(r, &i) & 0xffff, PVH_SEL_DATA);
+	k = rig_next(r, &i); /* cr0: PE set, PG clear */
 	CHECK_EQ(k & 1, 1);
 	CHECK_EQ(k >> 31, 0);
-	CHECK_EQ(next(r, &i), 0); /* bss zeroed by the loader */
+	CHECK_EQ(rig_next(r, &i), 0); /* bss zeroed by the loader */
 	CHECK_EQ(r->nr_reports, i);
 	CHECK(r->cmdlen == sizeof(CMDLINE) &&
 	      memcmp(r->cmdline, CMDLINE, sizeof(CMDLINE)) == 0);
@@ -142,8 +75,7 @@ int main(void)
 		.initrd_paddr = INITRD_ADDR,
 		.initrd_size = INITRD_SIZE,
 	};
-	static struct recorder rec;
-	enum vcpu_stop_reason why = VCPU_STOP_REQUESTED;
+	static struct rig_recorder rec;
 	const char *reason = "?";
 	const char *dir = getenv("LG_VMM_BOOT_GUEST_DIR");
 	char path[4096];
@@ -158,20 +90,9 @@ int main(void)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/pvh-guest.elf", dir);
-	err = vm_create(RAM_SIZE, &vm);
-	if (err < 0) {
-		printf("SKIP: KVM unavailable (%s)\n", strerror(-err));
-		return 77;
-	}
-	/* Never hang: the default SIGALRM action ends the process. */
-	alarm(20);
-	err = bus_register(&vm->pio, PORT_BASE, 16, &rec_ops, &rec);
-	if (err == 0)
-		err = vcpu_create(vm, 0, &vcpu);
-	if (err < 0) {
-		fprintf(stderr, "setup: %s\n", strerror(-err));
-		return 1;
-	}
+	err = rig_create(RAM_SIZE, &rec, &vm, &vcpu);
+	if (err)
+		return err;
 	/* Garbage where the guest's bss lies: the loader must zero it. */
 	ram = vm_mem_ptr(&vm->mem, 0x100000, 0x1000);
 	memset(ram, 0xa5, 0x1000);
@@ -194,17 +115,12 @@ int main(void)
 		fprintf(stderr, "vcpu setup: %s\n", strerror(-err));
 		return 1;
 	}
-	err = vcpu_run(vcpu, &why);
-	alarm(0);
-	if (err < 0) {
-		fprintf(stderr, "vcpu_run: %s\n", strerror(-err));
+	if (!rig_run(vcpu))
 		failures++;
-	} else {
-		CHECK_EQ(why, VCPU_STOP_HLT);
-	}
 	check_reports(&rec);
 	vcpu_destroy(vcpu);
 	vm_destroy(vm);
+	failures += (int)rec.missing;
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed (%u reports)\n", failures,
 			rec.nr_reports);
