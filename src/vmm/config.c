@@ -160,9 +160,7 @@ int vmm_boot_source_from_json(struct vmm_boot_source *out, const json_t *obj,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = jf_expect_object(obj, "boot-source", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "boot-source", keys, err, err_size);
 	if (!ret)
 		ret = jf_string(obj, "kernel_image_path", true,
 				VMM_MAX_PATH_LEN, &bs.kernel_image_path, err,
@@ -235,9 +233,7 @@ int vmm_machine_config_from_json(struct vmm_machine_config *mc,
 	} else {
 		memset(&m, 0, sizeof(m));
 	}
-	ret = jf_expect_object(obj, "machine-config", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "machine-config", keys, err, err_size);
 	if (!ret)
 		ret = jf_u32(obj, "vcpu_count", !partial, &m.vcpu_count, err,
 			     err_size);
@@ -323,9 +319,7 @@ int vmm_drive_from_json(struct vmm_drive *out, const json_t *obj, char *err,
 
 	memset(&d, 0, sizeof(d));
 	memset(out, 0, sizeof(*out));
-	ret = jf_expect_object(obj, "a drive", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "a drive", keys, err, err_size);
 	if (!ret)
 		ret = jf_string(obj, "drive_id", true, VMM_MAX_ID_LEN + 1,
 				&d.drive_id, err, err_size);
@@ -420,9 +414,7 @@ int vmm_net_from_json(struct vmm_net *out, const json_t *obj, char *err,
 
 	memset(&n, 0, sizeof(n));
 	memset(out, 0, sizeof(*out));
-	ret = jf_expect_object(obj, "a network interface", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "a network interface", keys, err, err_size);
 	if (!ret)
 		ret = jf_string(obj, "iface_id", true, VMM_MAX_ID_LEN + 1,
 				&n.iface_id, err, err_size);
@@ -479,9 +471,7 @@ int vmm_vsock_from_json(struct vmm_vsock *out, const json_t *obj, char *err,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = jf_expect_object(obj, "vsock", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "vsock", keys, err, err_size);
 	if (!ret)
 		ret = jf_u32(obj, "guest_cid", true, &v.guest_cid, err,
 			     err_size);
@@ -513,9 +503,7 @@ int vmm_entropy_from_json(struct vmm_entropy *out, const json_t *obj, char *err,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = jf_expect_object(obj, "entropy", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "entropy", keys, err, err_size);
 	if (!ret)
 		ret = jf_unsupported(obj, "rate_limiter",
 				     "rate limiters are not implemented", err,
@@ -571,9 +559,7 @@ int vmm_logger_from_json(struct vmm_logger *out, const json_t *obj, char *err,
 
 	memset(out, 0, sizeof(*out));
 	out->level = VMM_LOG_INFO;
-	ret = jf_expect_object(obj, "logger", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "logger", keys, err, err_size);
 	if (!ret)
 		ret = jf_string(obj, "log_path", false, VMM_MAX_PATH_LEN,
 				&l.log_path, err, err_size);
@@ -604,9 +590,7 @@ int vmm_metrics_from_json(struct vmm_metrics *out, const json_t *obj, char *err,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = jf_expect_object(obj, "metrics", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "metrics", keys, err, err_size);
 	if (!ret)
 		ret = jf_string(obj, "metrics_path", true, VMM_MAX_PATH_LEN,
 				&m.metrics_path, err, err_size);
@@ -627,9 +611,7 @@ int vmm_serial_from_json(struct vmm_serial *out, const json_t *obj, char *err,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = jf_expect_object(obj, "serial", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(obj, keys, err, err_size);
+	ret = jf_expect_keys(obj, "serial", keys, err, err_size);
 	if (!ret)
 		ret = jf_unsupported(obj, "rate_limiter",
 				     "rate limiters are not implemented", err,
@@ -787,9 +769,7 @@ static int config_read(struct vmm_config *tmp, const json_t *root, char *err,
 	size_t i;
 	int ret;
 
-	ret = jf_expect_object(root, "the configuration", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(root, keys, err, err_size);
+	ret = jf_expect_keys(root, "the configuration", keys, err, err_size);
 	if (!ret)
 		ret = config_unsupported(root, "balloon", "balloon devices are",
 					 err, err_size);

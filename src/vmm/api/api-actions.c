@@ -287,9 +287,7 @@ static int parse_mem_backend(const json_t *body, char **path, bool *depr,
 		return jf_string(body, "mem_file_path", true, VMM_MAX_PATH_LEN,
 				 path, err, err_size);
 	}
-	ret = jf_expect_object(mb, "`mem_backend`", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(mb, keys, err, err_size);
+	ret = jf_expect_keys(mb, "`mem_backend`", keys, err, err_size);
 	if (!ret)
 		ret = jf_enum(mb, "backend_type", true, types, &type, err,
 			      err_size);
@@ -364,9 +362,7 @@ static int parse_load(const json_t *body, struct vmm_snapshot_load_params *p,
 	v = jf_get(body, "vsock_override");
 	if (!v)
 		return 0;
-	ret = jf_expect_object(v, "`vsock_override`", err, err_size);
-	if (!ret)
-		ret = jf_check_keys(v, vkeys, err, err_size);
+	ret = jf_expect_keys(v, "`vsock_override`", vkeys, err, err_size);
 	if (!ret)
 		ret = jf_string(v, "uds_path", true, VMM_MAX_VSOCK_UDS_LEN,
 				&p->vsock_uds_override, err, err_size);

@@ -98,6 +98,14 @@ int jf_check_keys(const json_t *obj, const char *const *allowed, char *err,
 	return 0;
 }
 
+int jf_expect_keys(const json_t *v, const char *what,
+		   const char *const *allowed, char *err, size_t err_size)
+{
+	int ret = jf_expect_object(v, what, err, err_size);
+
+	return ret ? ret : jf_check_keys(v, allowed, err, err_size);
+}
+
 const json_t *jf_get(const json_t *obj, const char *key)
 {
 	const json_t *v = json_object_get(obj, key);

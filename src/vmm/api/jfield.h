@@ -20,6 +20,9 @@ int jf_expect_object(const json_t *v, const char *what, char *err,
 /* allowed: NULL-terminated list of the field names the object may have. */
 int jf_check_keys(const json_t *obj, const char *const *allowed, char *err,
 		  size_t err_size);
+/* Both: v is an object (named what in the fault) with only allowed keys. */
+int jf_expect_keys(const json_t *v, const char *what,
+		   const char *const *allowed, char *err, size_t err_size);
 /* The value of an optional field, or NULL when absent or null. */
 const json_t *jf_get(const json_t *obj, const char *key);
 
